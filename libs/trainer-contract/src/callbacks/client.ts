@@ -1,0 +1,170 @@
+import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CallbackUndeliveredError } from '../errors/index.js';
+import { redact, type Logger } from '../log/index.js';
+import { completionPayloadSchema, progressPayloadSchema, type CompletionPayload, type ProgressPayload } from './payloads.js';
+import { signWebhook } from './signing.js';
+
+export interface CallbackClientOptions {
+  /** `CALLBACK_URL`; without it, payloads are logged as JSON lines instead of POSTed. */
+  baseUrl?: string;
+  jobId: string;
+  /** `CALLBACK_TOKEN`: sent as `Authorization: Bearer …`. */
+  token?: string;
+  /** `CALLBACK_SECRET`: signs each request, Standard Webhooks style. */
+  secret?: string;
+  logger: Logger;
+  timeoutMs?: number;
+  /** Retries after the first attempt, for progress and for the completion. */
+  progressRetries?: number;
+  completionRetries?: number;
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+  /** Upper bound on one Retry-After wait, so a misbehaving server cannot park the job for hours. */
+  maxRetryAfterMs?: number;
+}
+
+type Kind = 'progress' | 'completion';
+
+export interface CallbackClient {
+  readonly enabled: boolean;
+  /** Never blocks: queues the payload, replacing any progress that has not been sent yet. */
+  progress(payload: ProgressPayload): void;
+  /** Waits for pending progress, then delivers the completion; throws CallbackUndeliveredError when it cannot. */
+  completion(payload: CompletionPayload): Promise<void>;
+  /** Waits until nothing is queued or in flight (progress failures are logged, not thrown). */
+  flush(): Promise<void>;
+}
+
+class RetryableError extends Error {
+  constructor(
+    message: string,
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
+  }
+}
+
+/** The same event always gets the same id, across retries and across restarts of the job. */
+export function idempotencyId(jobId: string, kind: Kind, payload: { status: string; current_epoch?: number }): string {
+  const key = [jobId, kind, payload.status, payload.current_epoch ?? ''].join('|');
+  return 'msg_' + createHash('sha256').update(key).digest('hex').slice(0, 32);
+}
+
+export function parseRetryAfter(header: string | null, now = Date.now()): number | undefined {
+  if (!header) return undefined;
+  const seconds = Number(header);
+  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
+  const date = Date.parse(header);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+export function createCallbackClient(options: CallbackClientOptions): CallbackClient {
+  const {
+    baseUrl,
+    jobId,
+    token,
+    secret,
+    logger,
+    timeoutMs = 10_000,
+    progressRetries = 3,
+    completionRetries = 8,
+    baseDelayMs = 500,
+    maxDelayMs = 30_000,
+    maxRetryAfterMs = 120_000,
+  } = options;
+  const root = baseUrl?.replace(/\/+$/, '');
+  let pending: ProgressPayload | undefined;
+  let pump: Promise<void> | undefined;
+
+  const backoff = (attempt: number) => {
+    const ceiling = Math.min(maxDelayMs, baseDelayMs * 2 ** attempt);
+    return ceiling / 2 + Math.random() * (ceiling / 2);
+  };
+
+  async function attempt(url: string, id: string, body: string): Promise<void> {
+    const timestamp = Math.floor(Date.now() / 1000);
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      'webhook-id': id,
+      'webhook-timestamp': String(timestamp),
+      'idempotency-key': id,
+    };
+    if (token) headers['authorization'] = `Bearer ${token}`;
+    if (secret) headers['webhook-signature'] = signWebhook(secret, id, timestamp, body);
+    let res: Response;
+    try {
+      res = await fetch(url, { method: 'POST', headers, body, signal: AbortSignal.timeout(timeoutMs) });
+    } catch (err) {
+      const e = err as Error & { cause?: { code?: string } };
+      const reason = e.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (e.cause?.code ?? e.message);
+      throw new RetryableError(reason);
+    }
+    // Drain the body so the connection can be reused.
+    await res.arrayBuffer().catch(() => undefined);
+    if (res.ok) return;
+    const retryable = res.status === 408 || res.status === 429 || res.status >= 500;
+    const message = `HTTP ${res.status}`;
+    if (retryable) throw new RetryableError(message, parseRetryAfter(res.headers.get('retry-after')));
+    throw new Error(message);
+  }
+
+  async function deliver(kind: Kind, payload: ProgressPayload | CompletionPayload, retries: number): Promise<void> {
+    const url = `${root}/jobs/${encodeURIComponent(jobId)}/callback/${kind}`;
+    const body = JSON.stringify(payload);
+    const id = idempotencyId(jobId, kind, payload as { status: string; current_epoch?: number });
+    for (let n = 0; ; n++) {
+      try {
+        await attempt(url, id, body);
+        logger.debug({ callback: kind, attempt: n + 1 }, `${kind} callback delivered`);
+        return;
+      } catch (err) {
+        const retryable = err instanceof RetryableError;
+        if (!retryable || n >= retries) {
+          throw new CallbackUndeliveredError(`${kind} callback to ${redact(url)} failed after ${n + 1} attempt(s): ${(err as Error).message}`);
+        }
+        const wait = Math.min(maxRetryAfterMs, (err as RetryableError).retryAfterMs ?? backoff(n));
+        logger.warn({ callback: kind, attempt: n + 1, retryInMs: Math.round(wait) }, `${kind} callback failed (${(err as Error).message}); retrying`);
+        await sleep(wait);
+      }
+    }
+  }
+
+  function startPump(): void {
+    if (pump) return;
+    pump = (async () => {
+      while (pending) {
+        const next = pending;
+        pending = undefined;
+        try {
+          await deliver('progress', next, progressRetries);
+        } catch (err) {
+          logger.warn({ callback: 'progress' }, (err as Error).message);
+        }
+      }
+    })().finally(() => {
+      pump = undefined;
+    });
+  }
+
+  const logOnly = (kind: Kind, payload: unknown) => logger.info({ callback: kind, payload }, `${kind} callback (no CALLBACK_URL: logged, not sent)`);
+
+  return {
+    enabled: Boolean(root),
+    progress(payload) {
+      const valid = progressPayloadSchema.parse(payload);
+      if (!root) return logOnly('progress', valid);
+      pending = valid;
+      startPump();
+    },
+    async completion(payload) {
+      const valid = completionPayloadSchema.parse(payload);
+      if (!root) return logOnly('completion', valid);
+      await this.flush();
+      await deliver('completion', valid, completionRetries);
+    },
+    async flush() {
+      while (pump) await pump;
+    },
+  };
+}

@@ -1,0 +1,1 @@
+export { parseTrainerArgs, type CliOutcome, type TrainerArgs } from './args.js';

@@ -1,0 +1,147 @@
+import { z } from 'zod';
+import { TASKS } from '../lifecycle/types.js';
+import { ConfigError } from '../errors/index.js';
+import { closest } from './suggest.js';
+
+export const SPLIT_NAMES = ['train', 'val', 'test'] as const;
+
+/** `split_config` (CONTRACT §7): explicit splits by image id, file name or stem; the rest by a seeded hash. */
+export const splitConfigSchema = z
+  .object({
+    splits: z.record(z.string().min(1), z.enum(SPLIT_NAMES)).optional(),
+    val_ratio: z.number().gt(0).lt(1).default(0.2),
+    seed: z.number().int().min(0).max(2 ** 31 - 1).default(0),
+  })
+  .strict();
+export type SplitConfig = z.output<typeof splitConfigSchema>;
+
+const DEVICE = /^(auto|cpu|mps|cuda(:\d+)?|\d+(,\d+)*)$/;
+
+/** Keys every trainer accepts (the seed's, plus the contract's additions). */
+export const commonConfigShape = {
+  epochs: z.number().int().min(1).max(100_000).default(100),
+  batch: z
+    .union([z.number().int().min(1).max(65_536), z.literal(-1), z.number().gt(0).lt(1)])
+    .default(16)
+    .describe('images per batch; -1 picks one automatically, a fraction in (0,1) targets that share of GPU memory'),
+  imgsz: z
+    .union([z.number().int().min(32).max(8192), z.tuple([z.number().int().min(32).max(8192), z.number().int().min(32).max(8192)])])
+    .default(640),
+  device: z
+    .union([z.string().regex(DEVICE, 'expected auto, cpu, mps, cuda:N, a GPU index like 0, or a list like 0,1'), z.number().int().min(0)])
+    .default('auto'),
+  task: z.enum(TASKS as [string, ...string[]]).optional(),
+  primary_metric: z.string().min(1).max(200).optional(),
+  split_config: splitConfigSchema.optional(),
+  strict_data: z.boolean().default(false).describe('treat dangling annotation/image references as data errors instead of dropping them'),
+  checkpoint_interval: z.number().int().min(1).max(100_000).default(1).describe('upload last.pt every N epochs while training'),
+  mlflow_log_model: z.boolean().default(false).describe('also upload best.pt as an MLflow artifact'),
+};
+
+export const commonConfigSchema = z.object(commonConfigShape).strict();
+export type CommonConfig = z.output<typeof commonConfigSchema>;
+
+export interface DefineConfigOptions {
+  /** Keys the trainer sets itself, refused with the reason given. */
+  ownedKeys?: Record<string, string>;
+}
+
+/**
+ * A trainer's schema: the common keys plus its own. Unknown keys are errors (with a suggestion),
+ * and keys the trainer owns are refused with a reason.
+ */
+export function defineConfig<S extends z.ZodRawShape>(extra: S, options: DefineConfigOptions = {}) {
+  const schema = z.object({ ...commonConfigShape, ...extra }).strict();
+  return Object.assign(schema, { ownedKeys: options.ownedKeys ?? {} });
+}
+
+type AnySchema = z.ZodObject<z.ZodRawShape> & { ownedKeys?: Record<string, string> };
+
+function describeValue(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
+  const text = JSON.stringify(value);
+  if (text === undefined) return String(value);
+  return text.length > 40 ? text.slice(0, 37) + '...' : text;
+}
+
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let cur: unknown = root;
+  for (const key of path) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<PropertyKey, unknown>)[key];
+  }
+  return cur;
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  return ['config', ...path.map(String)].join('.');
+}
+
+function keysAt(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
+  let cur: z.ZodType | undefined = schema;
+  for (const key of path) {
+    cur = unwrap(cur);
+    if (cur instanceof z.ZodObject) cur = (cur.shape as Record<string, z.ZodType>)[String(key)];
+    else return [];
+  }
+  cur = cur && unwrap(cur);
+  return cur instanceof z.ZodObject ? Object.keys(cur.shape) : [];
+}
+
+function unwrap(s: z.ZodType): z.ZodType {
+  let cur = s;
+  while (cur instanceof z.ZodOptional || cur instanceof z.ZodDefault || cur instanceof z.ZodNullable) cur = cur.unwrap() as z.ZodType;
+  return cur;
+}
+
+/** One line per problem, each naming the field: `config.epochs: too small: expected number to be >=1 (got -5)`. */
+export function formatConfigIssues(schema: AnySchema, issues: readonly z.core.$ZodIssue[], input: unknown): string[] {
+  const lines: string[] = [];
+  for (const issue of issues) {
+    if (issue.code === 'unrecognized_keys') {
+      const known = keysAt(schema, issue.path);
+      for (const key of issue.keys) {
+        const owned = issue.path.length === 0 ? schema.ownedKeys?.[key] : undefined;
+        if (owned) {
+          lines.push(`${formatPath([...issue.path, key])}: not allowed, ${owned}`);
+          continue;
+        }
+        const hint = closest(key, known);
+        lines.push(`${formatPath([...issue.path, key])}: unknown key${hint ? ` (did you mean "${hint}"?)` : ''}`);
+      }
+      continue;
+    }
+    const got = valueAt(input, issue.path);
+    const message = issue.message.charAt(0).toLowerCase() + issue.message.slice(1);
+    lines.push(`${formatPath(issue.path)}: ${message} (got ${describeValue(got)})`);
+  }
+  return lines;
+}
+
+/** Parses the `--config` text (already read from a file when given as `@file`). */
+export function parseConfigText<S extends AnySchema>(schema: S, text: string | undefined): z.output<S> {
+  let raw: unknown = {};
+  if (text !== undefined && text.trim() !== '') {
+    try {
+      raw = JSON.parse(text);
+    } catch (err) {
+      throw new ConfigError(`config: not valid JSON (${(err as Error).message})`);
+    }
+  }
+  return parseConfigObject(schema, raw);
+}
+
+export function parseConfigObject<S extends AnySchema>(schema: S, raw: unknown): z.output<S> {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new ConfigError(`config: expected a JSON object, got ${Array.isArray(raw) ? 'an array' : describeValue(raw)}`);
+  }
+  const result = schema.safeParse(raw);
+  if (!result.success) throw new ConfigError(formatConfigIssues(schema, result.error.issues, raw));
+  return result.data as z.output<S>;
+}
+
+/** JSON Schema (draft 2020-12) of what a backend may send. */
+export function configJsonSchema(schema: z.ZodType): Record<string, unknown> {
+  return z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+}
