@@ -8,3 +8,4 @@ export {
   type ProgressPayload,
 } from './payloads.js';
 export { signWebhook, verifyWebhook } from './signing.js';
+export { callbackJsonSchemas } from './json-schema.js';

@@ -20,7 +20,13 @@ export interface TrainerArgs {
   outputDir?: string;
 }
 
-export type CliOutcome = { kind: 'run'; args: TrainerArgs } | { kind: 'exit'; code: number; output: string };
+export const SCHEMA_KINDS = ['config', 'progress', 'completion'] as const;
+export type SchemaKind = (typeof SCHEMA_KINDS)[number];
+
+export type CliOutcome =
+  | { kind: 'run'; args: TrainerArgs }
+  | { kind: 'exit'; code: number; output: string }
+  | { kind: 'schema'; which: SchemaKind };
 
 interface FlagSpec {
   env?: string;
@@ -41,6 +47,7 @@ const FLAGS: Record<string, FlagSpec> = {
   'callback-url': { env: 'CALLBACK_URL', describe: 'Backend base URL for callbacks; without it, payloads are logged instead', type: 'string' },
   config: { env: 'CONFIG', describe: 'Training config: inline JSON, or @path/to/config.json', type: 'string' },
   'log-level': { env: 'LOG_LEVEL', describe: `Log level: ${LOG_LEVELS.join(', ')} (case-insensitive)`, type: 'string' },
+  'print-schema': { describe: `Print a JSON Schema and exit: ${SCHEMA_KINDS.join(', ')}`, type: 'string' },
   'validate-only': { describe: 'Stage and convert the dataset, check config and model, print the plan, then exit', type: 'boolean' },
   'work-dir': { env: 'WORK_DIR', describe: 'Scratch directory (default: a new temp dir)', type: 'string' },
   'output-dir': { env: 'OUTPUT_DIR', describe: 'Where checkpoints go when S3_BUCKET is unset (default: ./outputs/<job-id>)', type: 'string' },
@@ -85,6 +92,11 @@ export async function parseTrainerArgs(
   });
   if (parsed['help'] || parsed['version']) return { kind: 'exit', code: 0, output };
   if (error) throw new ConfigError(`flags: ${error.message}`);
+  if (parsed['print-schema'] !== undefined) {
+    const which = String(parsed['print-schema']);
+    if (!(SCHEMA_KINDS as readonly string[]).includes(which)) throw new ConfigError(`--print-schema: expected one of ${SCHEMA_KINDS.join(', ')}, got "${which}"`);
+    return { kind: 'schema', which: which as SchemaKind };
+  }
 
   const problems: string[] = [];
   const known = new Set(['_', '$0', 'help', 'h', 'version', ...Object.keys(FLAGS), ...Object.keys(FLAGS).map(camel)]);

@@ -1,1 +1,1 @@
-export { parseTrainerArgs, type CliOutcome, type TrainerArgs } from './args.js';
+export { parseTrainerArgs, SCHEMA_KINDS, type CliOutcome, type SchemaKind, type TrainerArgs } from './args.js';

@@ -7,7 +7,6 @@ export {
   parseConfigObject,
   parseConfigText,
   splitConfigSchema,
-  SPLIT_NAMES,
   type CommonConfig,
   type DefineConfigOptions,
   type SplitConfig,

@@ -2,17 +2,9 @@ import { z } from 'zod';
 import { TASKS } from '../lifecycle/types.js';
 import { ConfigError } from '../errors/index.js';
 import { closest } from './suggest.js';
+import { splitConfigSchema } from '../convert/index.js';
 
-export const SPLIT_NAMES = ['train', 'val', 'test'] as const;
-
-/** `split_config` (CONTRACT §7): explicit splits by image id, file name or stem; the rest by a seeded hash. */
-export const splitConfigSchema = z
-  .object({
-    splits: z.record(z.string().min(1), z.enum(SPLIT_NAMES)).optional(),
-    val_ratio: z.number().gt(0).lt(1).default(0.2),
-    seed: z.number().int().min(0).max(2 ** 31 - 1).default(0),
-  })
-  .strict();
+export { splitConfigSchema };
 export type SplitConfig = z.output<typeof splitConfigSchema>;
 
 const DEVICE = /^(auto|cpu|mps|cuda(:\d+)?|\d+(,\d+)*)$/;

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { parseTrainerArgs, type TrainerArgs } from '../cli/index.js';
-import { parseConfigText, type CommonConfig } from '../config/index.js';
+import { configJsonSchema, parseConfigText, type CommonConfig } from '../config/index.js';
 import {
   callbackErrorCode,
   CheckpointUploadError,
@@ -15,6 +15,8 @@ import {
 } from '../errors/index.js';
 import { configureRedaction, createLogger, redact, type Logger } from '../log/index.js';
 import { createCallbackClient, finiteOrNull, jobIdForPayload, type CallbackClient } from '../callbacks/index.js';
+import { callbackJsonSchemas } from '../callbacks/json-schema.js';
+import type { SchemaKind } from '../cli/index.js';
 import type { PreparedDataset } from '../convert/index.js';
 import type { LifecycleServices, OutputStore, RunTracker } from './services.js';
 import type { EpochEndEvent, Task, TrainerDriver, TrainResult } from './types.js';
@@ -65,6 +67,10 @@ export async function runTrainerCli<C extends CommonConfig>(
   let args: TrainerArgs;
   try {
     const outcome = await parseTrainerArgs(argv, { env, scriptName, version: driver.version });
+    if (outcome.kind === 'schema') {
+      stdout.write(JSON.stringify(schemaFor(driver as unknown as TrainerDriver, outcome.which), null, 2) + '\n');
+      return ExitCode.OK;
+    }
     if (outcome.kind === 'exit') {
       stdout.write(outcome.output + (outcome.output.endsWith('\n') ? '' : '\n'));
       return outcome.code;
@@ -124,6 +130,7 @@ class Job<C extends CommonConfig> {
         token: env['CALLBACK_TOKEN'] || undefined,
         secret: env['CALLBACK_SECRET'] || undefined,
         logger,
+        ...callbackTuning(env),
       });
       return await this.execute(signal);
     } catch (err) {
@@ -407,6 +414,25 @@ function validateCallbackUrl(url: string | undefined): string | undefined {
   return url;
 }
 
+/** `CALLBACK_TIMEOUT` (seconds per request) and `CALLBACK_RETRIES` (retries of the completion) tune delivery. */
+function callbackTuning(env: NodeJS.ProcessEnv): { timeoutMs?: number; completionRetries?: number; progressRetries?: number } {
+  const out: { timeoutMs?: number; completionRetries?: number; progressRetries?: number } = {};
+  const timeout = env['CALLBACK_TIMEOUT'];
+  if (timeout !== undefined && timeout !== '') {
+    const n = Number(timeout);
+    if (!Number.isFinite(n) || n <= 0) throw new ConfigError(`CALLBACK_TIMEOUT: expected seconds > 0, got "${timeout}"`);
+    out.timeoutMs = n * 1000;
+  }
+  const retries = env['CALLBACK_RETRIES'];
+  if (retries !== undefined && retries !== '') {
+    const n = Number(retries);
+    if (!Number.isInteger(n) || n < 0 || n > 100) throw new ConfigError(`CALLBACK_RETRIES: expected a whole number from 0 to 100, got "${retries}"`);
+    out.completionRetries = n;
+    out.progressRetries = Math.min(n, 3);
+  }
+  return out;
+}
+
 function parseCallbackInterval(raw: string | undefined): number {
   if (raw === undefined || raw === '') return 1;
   const n = Number(raw);
@@ -426,4 +452,10 @@ async function readRunState(store: OutputStore): Promise<{ mlflow_run_id?: strin
   } catch {
     return {};
   }
+}
+
+/** The JSON Schema a backend validates against before it launches a Job. */
+export function schemaFor(driver: Pick<TrainerDriver, "name" | "configSchema">, which: SchemaKind): Record<string, unknown> {
+  if (which === 'config') return { title: `trainer-${driver.name} config`, ...configJsonSchema(driver.configSchema) };
+  return callbackJsonSchemas()[which];
 }

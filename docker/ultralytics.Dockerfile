@@ -1,0 +1,24 @@
+# trainer-ultralytics: Node runs the contract (one bundled file), Python runs Ultralytics through the bridge.
+# Build from the repository root after `npm ci && npm run build`:
+#   docker build -f docker/ultralytics.Dockerfile -t trainer-ultralytics:latest .
+FROM python:3.11-slim AS runtime
+ARG NODE_MAJOR=20
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates curl gnupg libgl1 libglib2.0-0 fonts-dejavu-core \
+ && mkdir -p /etc/apt/keyrings \
+ && curl -fsSL https://deb.nodesource.com/gpgkey/nodesource-repo.gpg.key | gpg --dearmor -o /etc/apt/keyrings/nodesource.gpg \
+ && echo "deb [signed-by=/etc/apt/keyrings/nodesource.gpg] https://deb.nodesource.com/node_${NODE_MAJOR}.x nodistro main" > /etc/apt/sources.list.d/nodesource.list \
+ && apt-get update && apt-get install -y --no-install-recommends nodejs \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY apps/ultralytics/requirements.txt ./requirements.txt
+RUN pip install --no-cache-dir -r requirements.txt
+COPY apps/ultralytics/dist/main.js ./main.js
+COPY apps/ultralytics/python/bridge.py ./python/bridge.py
+ENV TRAINER_PYTHON=/usr/local/bin/python3 \
+    TRAINER_BRIDGE=/app/python/bridge.py \
+    WORK_DIR=/work \
+    NODE_ENV=production
+VOLUME /work
+# Exec form, so SIGTERM reaches node directly (it forwards a clean stop to the Python child).
+ENTRYPOINT ["node", "/app/main.js"]

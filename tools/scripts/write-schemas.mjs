@@ -1,0 +1,27 @@
+#!/usr/bin/env node
+// Writes the JSON Schemas a backend validates against: every trainer's config, and both callback payloads.
+// Each trainer prints its own (`--print-schema`), so this stays correct for apps added by the generator.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+const root = new URL('../..', import.meta.url).pathname;
+const outDir = join(root, 'schemas');
+mkdirSync(outDir, { recursive: true });
+const apps = readdirSync(join(root, 'apps')).filter((d) => existsSync(join(root, 'apps', d, 'package.json')));
+let callbacksWritten = false;
+for (const app of apps) {
+  const pkg = JSON.parse(readFileSync(join(root, 'apps', app, 'package.json'), 'utf8'));
+  const bin = Object.values(pkg.bin ?? {})[0];
+  if (!bin) continue;
+  const print = (which) => execFileSync(process.execPath, [join(root, 'apps', app, bin), '--print-schema', which], { encoding: 'utf8' });
+  writeFileSync(join(outDir, `${app}.config.schema.json`), print('config'));
+  console.log(`schemas/${app}.config.schema.json`);
+  if (!callbacksWritten) {
+    for (const which of ['progress', 'completion']) {
+      writeFileSync(join(outDir, `${which}.schema.json`), print(which));
+      console.log(`schemas/${which}.schema.json`);
+    }
+    callbacksWritten = true;
+  }
+}
