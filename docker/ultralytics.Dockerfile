@@ -13,12 +13,11 @@ RUN apt-get update \
 WORKDIR /app
 COPY apps/ultralytics/requirements.txt ./requirements.txt
 RUN pip install --no-cache-dir -r requirements.txt
-COPY apps/ultralytics/dist/main.js ./main.js
+COPY apps/ultralytics/dist/main.js ./dist/main.js
 COPY apps/ultralytics/python/bridge.py ./python/bridge.py
 ENV TRAINER_PYTHON=/usr/local/bin/python3 \
-    TRAINER_BRIDGE=/app/python/bridge.py \
     WORK_DIR=/work \
     NODE_ENV=production
 VOLUME /work
 # Exec form, so SIGTERM reaches node directly (it forwards a clean stop to the Python child).
-ENTRYPOINT ["node", "/app/main.js"]
+ENTRYPOINT ["node", "/app/dist/main.js"]

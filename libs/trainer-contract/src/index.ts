@@ -5,3 +5,4 @@ export * from './cli/index.js';
 export * from './callbacks/index.js';
 export * from './lifecycle/index.js';
 export * from './mlflow/index.js';
+export * from './bridge/index.js';

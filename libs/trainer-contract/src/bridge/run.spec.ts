@@ -1,0 +1,251 @@
+import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { createLogger } from '../log/index.js';
+import { InterruptedError, OutOfMemoryError, TrainingFailedError, TrainerError } from '../errors/index.js';
+import { runPythonBridge, checkPythonModule, type BridgeEvent } from './index.js';
+
+const PYTHON = '/usr/bin/python3';
+let dir: string;
+
+function capture() {
+  const lines: Record<string, unknown>[] = [];
+  const stream = new Writable({
+    write(chunk, _enc, done) {
+      for (const l of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(l));
+      done();
+    },
+  });
+  return { logger: createLogger({ stream, pretty: false, level: 'debug' }), lines };
+}
+
+function script(name: string, body: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, `import json, os, sys, signal, time\nout = os.fdopen(3, "w", buffering=1)\ndef emit(**e):\n    out.write(json.dumps(e) + "\\n")\n${body}\n`);
+  return path;
+}
+
+async function run(path: string, opts: { signal?: AbortSignal; killGraceMs?: number; onEvent?: (e: BridgeEvent) => void } = {}) {
+  const { logger, lines } = capture();
+  const events: BridgeEvent[] = [];
+  const promise = runPythonBridge({
+    python: PYTHON,
+    script: path,
+    args: ['--flag', 'x'],
+    env: { PATH: process.env.PATH },
+    cwd: dir,
+    signal: opts.signal ?? new AbortController().signal,
+    logger,
+    killGraceMs: opts.killGraceMs,
+    onEvent: (e) => {
+      events.push(e);
+      opts.onEvent?.(e);
+    },
+  });
+  return { promise, events, lines };
+}
+
+async function failure(p: Promise<unknown>): Promise<TrainerError> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof TrainerError) return e;
+    throw e;
+  }
+  throw new Error('expected a failure');
+}
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'bridge-spec-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('runPythonBridge', () => {
+  it('delivers valid events in order, ignores malformed ones and forwards cleaned output', async () => {
+    const path = script(
+      'ok.py',
+      `
+assert sys.argv[1:] == ["--flag", "x"], sys.argv
+emit(event="train_start", epochs=2, start_epoch=0, save_dir="/r")
+out.write("not json\\n")
+emit(event="epoch_end", epoch="one")
+print("\\x1b[34mEpoch\\x1b[0m 1/2 " + "\\r  10%" + "\\r 100% done\\x1b[K")
+emit(event="epoch_end", epoch=1, metrics={"a": 0.5}, lr={"lr/pg0": 0.01}, epoch_time=1.5)
+emit(event="checkpoint", kind="last", path="/r/last.pt", epoch=1)
+sys.stderr.write("a warning\\n")
+emit(event="train_end", best_epoch=1, final_metrics={"a": 0.5}, save_dir="/r")
+`,
+    );
+    const { promise, events, lines } = await run(path);
+    const result = await promise;
+    expect(result.trainEnd).toMatchObject({ best_epoch: 1, final_metrics: { a: 0.5 }, save_dir: '/r' });
+    expect(events.map((e) => e.event)).toEqual(['train_start', 'epoch_end', 'checkpoint', 'train_end']);
+    expect(events[1]).toEqual({ event: 'epoch_end', epoch: 1, metrics: { a: 0.5 }, lr: { 'lr/pg0': 0.01 }, epoch_time: 1.5 });
+    const msgs = lines.map((l) => l['msg']);
+    expect(msgs).toContain('100% done');
+    expect(msgs.some((m) => String(m).includes('\x1b') || String(m).includes('\r'))).toBe(false);
+    expect(msgs).toContain('a warning');
+    expect(lines.filter((l) => l['msg'] === 'ignored malformed bridge event')).toHaveLength(2);
+  });
+
+  it('keeps training when the event handler throws', async () => {
+    const path = script('handler.py', `emit(event="epoch_end", epoch=1, metrics={})\nemit(event="train_end", best_epoch=1, final_metrics={}, save_dir="/r")`);
+    const { promise, lines } = await run(path, {
+      onEvent: () => {
+        throw new Error('consumer bug');
+      },
+    });
+    await expect(promise).resolves.toMatchObject({ events: 2 });
+    expect(lines.filter((l) => l['msg'] === 'bridge event handler failed')).toHaveLength(2);
+  });
+
+  it('maps an error event to TrainingFailedError with the message and the traceback as detail', async () => {
+    const path = script(
+      'crash.py',
+      `emit(event="error", type="RuntimeError", message="boom at epoch 2", traceback="Traceback (most recent call last):\\n  File x\\nRuntimeError: boom at epoch 2")\nsys.exit(1)`,
+    );
+    const err = await failure((await run(path)).promise);
+    expect(err).toBeInstanceOf(TrainingFailedError);
+    expect(err.message).toBe('boom at epoch 2');
+    expect(err.exitCode).toBe(1);
+    expect(err.detail).toContain('RuntimeError: boom at epoch 2');
+  });
+
+  it('maps CUDA OOM to OutOfMemoryError', async () => {
+    const path = script(
+      'oom.py',
+      `emit(event="error", type="OutOfMemoryError", message="CUDA out of memory. Tried to allocate 2.00 GiB", traceback="...")\nsys.exit(1)`,
+    );
+    const err = await failure((await run(path)).promise);
+    expect(err).toBeInstanceOf(OutOfMemoryError);
+    expect(err.code).toBe('OUT_OF_MEMORY');
+    expect(err.message).toContain('CUDA out of memory');
+  });
+
+  it('maps a ModelUnavailableError event to MODEL_UNAVAILABLE (exit 3)', async () => {
+    const path = script('badmodel.py', `emit(event="error", type="ModelUnavailableError", message="cannot load model /m/w.pt: UnpicklingError: bad", traceback="")\nsys.exit(1)`);
+    const err = await failure((await run(path)).promise);
+    expect(err.code).toBe('MODEL_UNAVAILABLE');
+    expect(err.exitCode).toBe(3);
+    expect(err.message).toBe('cannot load model /m/w.pt: UnpicklingError: bad');
+  });
+
+  it('maps a SIGKILL it did not send to OutOfMemoryError', async () => {
+    const path = script('killed.py', `os.kill(os.getpid(), signal.SIGKILL)`);
+    const err = await failure((await run(path)).promise);
+    expect(err).toBeInstanceOf(OutOfMemoryError);
+    expect(err.message).toMatch(/SIGKILL/);
+  });
+
+  it('maps a silent non-zero exit to TrainingFailedError naming the code and the last stderr line', async () => {
+    const path = script('exit3.py', `sys.stderr.write("first\\nSegmentation fault in foo\\n")\nsys.exit(7)`);
+    const err = await failure((await run(path)).promise);
+    expect(err).toBeInstanceOf(TrainingFailedError);
+    expect(err.message).toBe('the framework exited with code 7: Segmentation fault in foo');
+    expect(err.detail).toContain('first');
+  });
+
+  it('treats a clean exit without train_end as a failure', async () => {
+    const path = script('noend.py', `emit(event="train_start", epochs=1, start_epoch=0, save_dir="/r")`);
+    const err = await failure((await run(path)).promise);
+    expect(err).toBeInstanceOf(TrainingFailedError);
+    expect(err.message).toMatch(/without finishing/);
+  });
+
+  it('on abort sends SIGTERM and reports InterruptedError when the child stops itself', async () => {
+    const marker = join(dir, 'got-term');
+    const path = script(
+      'term.py',
+      `
+def on_term(*_):
+    open(${JSON.stringify(marker)}, "w").write("term")
+    os._exit(143)
+signal.signal(signal.SIGTERM, on_term)
+emit(event="train_start", epochs=5, start_epoch=0, save_dir="/r")
+time.sleep(60)
+`,
+    );
+    const ac = new AbortController();
+    const { promise } = await run(path, {
+      signal: ac.signal,
+      onEvent: (e) => {
+        if (e.event === 'train_start') ac.abort();
+      },
+    });
+    const err = await failure(promise);
+    expect(err).toBeInstanceOf(InterruptedError);
+    expect(err.exitCode).toBe(143);
+    const { readFileSync } = await import('node:fs');
+    expect(readFileSync(marker, 'utf8')).toBe('term');
+  });
+
+  it('SIGKILLs a child that ignores SIGTERM after the grace period', async () => {
+    const pidFile = join(dir, 'stubborn.pid');
+    const path = script(
+      'stubborn.py',
+      `signal.signal(signal.SIGTERM, signal.SIG_IGN)\nopen(${JSON.stringify(pidFile)}, "w").write(str(os.getpid()))\nemit(event="train_start", epochs=5, start_epoch=0, save_dir="/r")\ntime.sleep(60)`,
+    );
+    const ac = new AbortController();
+    const { promise } = await run(path, {
+      signal: ac.signal,
+      killGraceMs: 300,
+      onEvent: (e) => {
+        if (e.event === 'train_start') ac.abort();
+      },
+    });
+    const err = await failure(promise);
+    expect(err).toBeInstanceOf(InterruptedError);
+    const { readFileSync } = await import('node:fs');
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    expect(() => process.kill(pid, 0)).toThrow();
+  });
+
+  it('does not start when the signal is already aborted', async () => {
+    const ac = new AbortController();
+    ac.abort();
+    const path = script('never.py', `open(${JSON.stringify(join(dir, 'ran'))}, "w")`);
+    await expect((await run(path, { signal: ac.signal })).promise).rejects.toBeInstanceOf(InterruptedError);
+    const { existsSync } = await import('node:fs');
+    expect(existsSync(join(dir, 'ran'))).toBe(false);
+  });
+
+  it('reports a missing interpreter as a training failure', async () => {
+    const { logger } = capture();
+    const err = await failure(
+      runPythonBridge({
+        python: join(dir, 'no-such-python'),
+        script: 'x.py',
+        args: [],
+        env: {},
+        cwd: dir,
+        signal: new AbortController().signal,
+        logger,
+        onEvent: () => undefined,
+      }),
+    );
+    expect(err).toBeInstanceOf(TrainingFailedError);
+    expect(err.message).toMatch(/could not start the framework/);
+  });
+});
+
+describe('checkPythonModule', () => {
+  it('returns the version of an importable module', async () => {
+    writeFileSync(join(dir, 'fakemod.py'), '__version__ = "1.2.3"\n');
+    const r = await checkPythonModule(PYTHON, 'fakemod', { PYTHONPATH: dir });
+    expect(r).toEqual({ ok: true, version: '1.2.3' });
+  });
+
+  it('returns the import error of a missing module', async () => {
+    const r = await checkPythonModule(PYTHON, 'no_such_module_xyz', {});
+    expect(r.ok).toBe(false);
+    expect(r.error).toBe("ModuleNotFoundError: No module named 'no_such_module_xyz'");
+  });
+
+  it('reports an interpreter that cannot run', async () => {
+    const r = await checkPythonModule(join(dir, 'nope', 'python'), 'json', {});
+    expect(r.ok).toBe(false);
+    expect(r.error).toMatch(/^cannot run /);
+  });
+});

@@ -1,0 +1,177 @@
+import { execa } from 'execa';
+import type { Logger } from '../log/index.js';
+import {
+  InterruptedError,
+  ModelUnavailableError,
+  OutOfMemoryError,
+  TrainingFailedError,
+  type TrainerError,
+} from '../errors/index.js';
+import { parseBridgeLine, type BridgeEvent, type ErrorBridgeEvent, type TrainEndBridgeEvent } from './events.js';
+import { cleanLine, LineSplitter, Tail } from './lines.js';
+
+/** The exit code a bridge uses after a clean SIGTERM stop (128 + 15, what a shell reports too). */
+export const BRIDGE_INTERRUPTED_EXIT = 143;
+const TAIL_LINES = 40;
+const OOM_TEXT = /out of memory|OutOfMemoryError|\bMemoryError\b|Cannot allocate memory|std::bad_alloc/i;
+
+export interface RunPythonBridgeOptions {
+  python: string;
+  script: string;
+  args: string[];
+  /** The child's whole environment (the parent's is not added implicitly). */
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  /** Abort = stop at the next safe point: SIGTERM now, SIGKILL after `killGraceMs`. */
+  signal: AbortSignal;
+  logger: Logger;
+  onEvent(event: BridgeEvent): void;
+  /** Default 30 s: a checkpoint write of a large model can take that long. */
+  killGraceMs?: number;
+}
+
+export interface PythonBridgeResult {
+  trainEnd: TrainEndBridgeEvent;
+  events: number;
+}
+
+/**
+ * Runs one framework bridge (CONTRACT §8) as a child: JSON events on fd 3, its stdout/stderr
+ * forwarded as log lines, and every way it can end mapped to one TrainerError.
+ */
+export async function runPythonBridge(opts: RunPythonBridgeOptions): Promise<PythonBridgeResult> {
+  const { logger, signal } = opts;
+  if (signal.aborted) throw new InterruptedError('interrupted before training started');
+
+  const tail = new Tail(TAIL_LINES);
+  let trainEnd: TrainEndBridgeEvent | undefined;
+  let errorEvent: ErrorBridgeEvent | undefined;
+  let events = 0;
+
+  const child = execa(opts.python, ['-u', opts.script, ...opts.args], {
+    cwd: opts.cwd,
+    env: { ...opts.env, PYTHONUNBUFFERED: '1' },
+    extendEnv: false,
+    stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+    buffer: false,
+    reject: false,
+    encoding: 'utf8',
+    forceKillAfterDelay: opts.killGraceMs ?? 30_000,
+  });
+
+  const forward = (stream: 'stdout' | 'stderr') =>
+    new LineSplitter((raw) => {
+      const line = cleanLine(raw);
+      if (!line) return;
+      if (stream === 'stderr') tail.push(line);
+      logger.info({ src: `python:${stream}` }, line);
+    });
+  const out = forward('stdout');
+  const err = forward('stderr');
+  const fd3 = new LineSplitter((line) => {
+    if (!line.trim()) return;
+    const parsed = parseBridgeLine(line);
+    if (!parsed.ok) {
+      logger.warn({ reason: parsed.reason, line: line.slice(0, 500) }, 'ignored malformed bridge event');
+      return;
+    }
+    events++;
+    const event = parsed.event;
+    if (event.event === 'train_end') trainEnd = event;
+    if (event.event === 'error') errorEvent = event;
+    try {
+      opts.onEvent(event);
+    } catch (e) {
+      // A consumer bug must not take the training down with it; it is logged and training goes on.
+      logger.error({ err: e, event: event.event }, 'bridge event handler failed');
+    }
+  });
+  child.stdout?.setEncoding('utf8').on('data', (c: string) => out.push(c));
+  child.stderr?.setEncoding('utf8').on('data', (c: string) => err.push(c));
+  const eventStream = child.stdio[3] as NodeJS.ReadableStream | undefined;
+  eventStream?.setEncoding('utf8');
+  eventStream?.on('data', (c: string) => fd3.push(c));
+
+  const onAbort = () => {
+    logger.info('stopping the framework at its next safe point (SIGTERM)');
+    child.kill('SIGTERM');
+  };
+  signal.addEventListener('abort', onAbort, { once: true });
+
+  let result;
+  try {
+    result = await child;
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+  out.end();
+  err.end();
+  fd3.end();
+
+  const exitCode = result.exitCode;
+  const killedBy = result.signal;
+  if (exitCode === 0 && trainEnd) return { trainEnd, events };
+
+  throw outcomeError({
+    aborted: signal.aborted,
+    exitCode,
+    killedBy,
+    errorEvent,
+    tail: tail.all,
+    spawnError: exitCode === undefined && !killedBy ? result.message : undefined,
+  });
+}
+
+interface Outcome {
+  aborted: boolean;
+  exitCode?: number;
+  killedBy?: string;
+  errorEvent?: ErrorBridgeEvent;
+  tail: string[];
+  spawnError?: string;
+}
+
+function outcomeError(o: Outcome): TrainerError {
+  if (o.aborted || o.exitCode === BRIDGE_INTERRUPTED_EXIT || o.killedBy === 'SIGTERM' || o.killedBy === 'SIGINT') {
+    return new InterruptedError('training interrupted by signal; the last complete checkpoint is kept');
+  }
+  if (o.spawnError) return new TrainingFailedError(`could not start the framework: ${firstLine(o.spawnError)}`);
+
+  const tailText = o.tail.join('\n');
+  if (o.errorEvent) {
+    const { type, message, traceback } = o.errorEvent;
+    const text = message.trim() || type;
+    const detail = tailLines(traceback || tailText);
+    if (type === 'OutOfMemoryError' || type === 'MemoryError' || OOM_TEXT.test(message)) {
+      return new OutOfMemoryError(`out of memory: ${firstLine(text)}`, { detail });
+    }
+    // A bridge that can tell a bad model file from a failed run says so with this type name.
+    if (type === 'ModelUnavailableError') return new ModelUnavailableError(firstLine(text));
+    return new TrainingFailedError(firstLine(text), { detail });
+  }
+  if (o.killedBy === 'SIGKILL' || o.exitCode === 137) {
+    return new OutOfMemoryError('the framework was killed by SIGKILL (most likely the out-of-memory killer)', {
+      detail: tailText,
+    });
+  }
+  if (OOM_TEXT.test(tailText)) {
+    const line = [...o.tail].reverse().find((l) => OOM_TEXT.test(l)) ?? 'out of memory';
+    return new OutOfMemoryError(`out of memory: ${line}`, { detail: tailText });
+  }
+  if (o.exitCode === 0) {
+    return new TrainingFailedError('the framework exited without finishing training (no train_end event)', {
+      detail: tailText,
+    });
+  }
+  const how = o.killedBy ? `was killed by ${o.killedBy}` : `exited with code ${o.exitCode}`;
+  const last = o.tail.length ? `: ${o.tail[o.tail.length - 1]}` : '';
+  return new TrainingFailedError(`the framework ${how}${last}`, { detail: tailText });
+}
+
+function firstLine(text: string): string {
+  return text.split('\n').find((l) => l.trim())?.trim() ?? text;
+}
+
+function tailLines(text: string): string {
+  return text.split('\n').slice(-TAIL_LINES).join('\n');
+}
