@@ -52,6 +52,8 @@ export async function runTrainerCli<C extends CommonConfig>(
   const stderr = io.stderr ?? process.stderr;
   const scriptName = `trainer-${driver.name}`;
   configureRedaction(env);
+  // The AWS SDK prints a multi-line notice on Node 20 to stderr, where only our own problem lines belong.
+  process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
 
   const fail = (err: TrainerError, logger?: Logger): number => {
     const lines = err.problems.map((l) => `${scriptName}: ${redact(l)}`);
@@ -227,7 +229,7 @@ class Job<C extends CommonConfig> {
       { epoch: event.epoch, epochs: event.totalEpochs, metrics: event.metrics, epochTime: event.epochTime, progress: { label: 'training', done: event.epoch, total: event.totalEpochs, unit: 'epochs' } },
       `epoch ${event.epoch}/${event.totalEpochs}`,
     );
-    this.tracker?.logMetrics(event.epoch, { ...prefixed(event.rawMetrics), ...event.metrics, ...(event.lr ?? {}) });
+    this.tracker?.logMetrics(event.epoch, { ...event.rawMetrics, ...event.metrics, ...(event.lr ?? {}) });
     if (event.epoch % interval === 0 || event.epoch >= event.totalEpochs) {
       this.callbacks.progress({
         job_id: jobIdForPayload(this.args.jobId),
@@ -393,13 +395,6 @@ function throwIfAborted(signal: AbortSignal): void {
 
 function percent(epoch: number, total: number): number {
   return Math.round((epoch / total) * 10000) / 100;
-}
-
-function prefixed(raw: Record<string, number>): Record<string, number> {
-  // MLflow keys allow only alphanumerics, _ - . / and space: `metrics/mAP50(B)` → `metrics/mAP50_B`.
-  const out: Record<string, number> = {};
-  for (const [k, v] of Object.entries(raw)) out[k.replace(/\(([A-Z])\)/g, '_$1').replace(/[^A-Za-z0-9_\-. /]/g, '_')] = v;
-  return out;
 }
 
 function validateCallbackUrl(url: string | undefined): string | undefined {

@@ -18,7 +18,10 @@ export interface EpochEndEvent {
   epochTime?: number;
 }
 
-/** A checkpoint file that is complete on disk and safe to copy or upload. */
+/**
+ * A checkpoint file that is complete on disk. The driver must never modify it in place afterwards: a newer
+ * checkpoint replaces it by rename (write a temp file, then rename), so a file being uploaded stays intact.
+ */
 export interface CheckpointEvent {
   kind: 'last' | 'best';
   path: string;

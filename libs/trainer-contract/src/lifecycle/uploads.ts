@@ -1,12 +1,13 @@
-import { copyFile, mkdir, rm } from 'node:fs/promises';
+import { copyFile, link, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../log/index.js';
 import type { OutputStore } from './services.js';
 
 /**
  * Uploads checkpoints one at a time in the background, so training never waits for S3. A newer
- * `last.pt` replaces one still waiting; each file is first copied aside so the framework can
- * overwrite its own copy while the upload runs.
+ * `last.pt` replaces one still waiting. Each file is first hard-linked aside (drivers replace checkpoint
+ * files by rename, never in place, so the linked inode stays as it was); a copy is the fallback where
+ * links are not possible.
  */
 export class CheckpointUploader {
   private queue = new Map<string, { path: string; epoch: number }>();
@@ -25,7 +26,7 @@ export class CheckpointUploader {
     await mkdir(this.stagingDir, { recursive: true });
     const staged = join(this.stagingDir, `${this.seq++}-${name}`);
     try {
-      await copyFile(path, staged);
+      await link(path, staged).catch(() => copyFile(path, staged));
     } catch (err) {
       this.logger.warn({ file: path }, `checkpoint ${name} could not be staged for upload: ${(err as Error).message}`);
       return;

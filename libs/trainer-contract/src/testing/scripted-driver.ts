@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
@@ -43,7 +43,9 @@ export function createScriptedDriver(opts: { epochMs?: number; failAtEpoch?: num
         if (ctx.signal.aborted) throw new InterruptedError(`stopped during epoch ${epoch}`);
         if (opts.failAtEpoch === epoch) throw new TrainingFailedError(`RuntimeError: scripted failure at epoch ${epoch}`, { detail: 'Traceback (most recent call last): ...' });
         const last = join(weights, 'last.pt');
-        await writeFile(last, JSON.stringify({ epoch, optimizer: 'state' }));
+        // Replace by rename, as the contract asks of drivers, so an upload in flight keeps its file.
+        await writeFile(`${last}.tmp`, JSON.stringify({ epoch, optimizer: 'state' }));
+        await rename(`${last}.tmp`, last);
         await writeFile(join(weights, 'best.pt'), JSON.stringify({ epoch, best: true }));
         ctx.onCheckpoint({ kind: 'last', path: last, epoch });
         const metrics = metricsAt(epoch);
