@@ -6,3 +6,4 @@ export * from './callbacks/index.js';
 export * from './lifecycle/index.js';
 export * from './mlflow/index.js';
 export * from './bridge/index.js';
+export * from './s3/index.js';

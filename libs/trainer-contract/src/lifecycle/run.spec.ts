@@ -216,6 +216,16 @@ describe('runTrainerCli end to end (scripted driver, real S3, callbacks and MLfl
     await expect(stat(join(root, 'work-107', 'download'))).rejects.toThrow();
   });
 
+  it('fetches model weights given as an s3:// URI, and refuses a missing one with exit 3', async () => {
+    await createS3Client(s3.env).send(new PutObjectCommand({ Bucket: 'datasets', Key: 'models/w.pt', Body: 'weights-bytes' }));
+    const ok = await runJob({ jobId: '110', model: 's3://datasets/models/w.pt' });
+    expect(ok.code).toBe(0);
+    expect(await readFile(join(root, 'work-110', 'models', 'w.pt'), 'utf8')).toBe('weights-bytes');
+    const missing = await runJob({ jobId: '111', model: 's3://datasets/models/missing.pt' });
+    expect(missing.code).toBe(3);
+    expect(missing.err).toBe('trainer-scripted: --model-name: s3://datasets/models/missing.pt: not found\n');
+  });
+
   it('validate-only stages and converts, prints the report, and does not train', async () => {
     const driver = createScriptedDriver();
     const { code, err, out } = await runJob({ jobId: '108', driver, extra: ['--validate-only'] });

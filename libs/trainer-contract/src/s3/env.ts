@@ -1,0 +1,62 @@
+import { S3Client } from '@aws-sdk/client-s3';
+import { ConfigError } from '../errors/index.js';
+
+/** The S3 settings a trainer reads from its environment (CONTRACT §3). */
+export interface S3Env {
+  /** Custom endpoint (MinIO, Ceph, s3rver…): `S3_ENDPOINT` (the seed's name) or `AWS_ENDPOINT_URL_S3` (the AWS one). */
+  endpoint?: string;
+  region: string;
+  /** Where checkpoints go; absent for local runs. */
+  bucket?: string;
+  /** Static keys when both are set in the given env; otherwise the SDK's default chain (profiles, IRSA, IMDS…). */
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+}
+
+export function readS3Env(env: NodeJS.ProcessEnv = process.env): S3Env {
+  const raw = (env.S3_ENDPOINT || env.AWS_ENDPOINT_URL_S3 || '').trim();
+  let endpoint: string | undefined;
+  if (raw) {
+    // The seed's example is a full URL; a bare host:port is accepted too, as plain HTTP like most in-cluster MinIOs.
+    const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(raw) ? raw : `http://${raw}`;
+    let url: URL;
+    try {
+      url = new URL(withScheme);
+    } catch {
+      throw new ConfigError(`S3_ENDPOINT: not a valid URL: ${raw}`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new ConfigError(`S3_ENDPOINT: scheme must be http or https: ${raw}`);
+    }
+    endpoint = url.toString().replace(/\/$/, '');
+  }
+  const accessKeyId = env.AWS_ACCESS_KEY_ID;
+  const secretAccessKey = env.AWS_SECRET_ACCESS_KEY;
+  return {
+    endpoint,
+    region: env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1',
+    bucket: env.S3_BUCKET?.trim() || undefined,
+    credentials:
+      accessKeyId && secretAccessKey
+        ? { accessKeyId, secretAccessKey, sessionToken: env.AWS_SESSION_TOKEN || undefined }
+        : undefined,
+  };
+}
+
+/**
+ * An S3 client for the given environment. Custom endpoints get path-style addressing (`bucket.localhost`
+ * does not resolve, and most S3-compatible servers expect paths). Flexible checksums are limited to the
+ * operations that require them: with the SDK's default, stream bodies are sent aws-chunked with a CRC
+ * trailer, which MinIO-style servers store verbatim, corrupting the object.
+ */
+export function createS3Client(env: NodeJS.ProcessEnv = process.env): S3Client {
+  const s3env = readS3Env(env);
+  return new S3Client({
+    region: s3env.region,
+    ...(s3env.endpoint ? { endpoint: s3env.endpoint, forcePathStyle: true } : {}),
+    ...(s3env.credentials ? { credentials: s3env.credentials } : {}),
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    maxAttempts: 5,
+    retryMode: 'standard',
+  });
+}

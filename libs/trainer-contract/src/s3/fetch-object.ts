@@ -1,0 +1,46 @@
+import { createWriteStream } from 'node:fs';
+import { mkdir, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { ConfigError, ModelUnavailableError } from '../errors/index.js';
+import type { Logger } from '../log/index.js';
+import { createS3Client } from './env.js';
+import { unsafePathReason } from './keys.js';
+import { mapS3Error } from './list.js';
+import { withRetry } from './retry.js';
+
+/**
+ * Fetches one object (model weights given as `s3://bucket/path/weights.pt`) into `destDir`, keeping its file
+ * name, through a temp name so a killed run never leaves a half file. An absent object is MODEL_UNAVAILABLE.
+ */
+export async function fetchObject(uri: string, opts: { destDir: string; env?: NodeJS.ProcessEnv; logger: Logger; signal?: AbortSignal }): Promise<string> {
+  const match = /^s3:\/\/([^/]+)\/(.+)$/i.exec(uri);
+  if (!match) throw new ConfigError(`--model-name: "${uri}" is not an s3://bucket/key URI`);
+  const [, bucket, key] = match as unknown as [string, string, string];
+  const name = key.split('/').pop() ?? '';
+  if (!name || unsafePathReason(name)) throw new ConfigError(`--model-name: "${uri}" does not end in a usable file name`);
+  await mkdir(opts.destDir, { recursive: true });
+  const dest = join(opts.destDir, name);
+  const tmp = `${dest}.part`;
+  const client = createS3Client(opts.env);
+  try {
+    await withRetry(
+      async () => {
+        const res = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: opts.signal });
+        await pipeline(res.Body as Readable, createWriteStream(tmp));
+      },
+      { signal: opts.signal },
+    );
+    await rename(tmp, dest);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    const mapped = mapS3Error(err, uri);
+    throw mapped instanceof ConfigError ? mapped : new ModelUnavailableError(`--model-name: ${mapped.message}`, { cause: err });
+  } finally {
+    client.destroy();
+  }
+  opts.logger.info({ model: uri, path: dest }, 'model weights fetched');
+  return dest;
+}
