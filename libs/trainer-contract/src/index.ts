@@ -7,3 +7,4 @@ export * from './lifecycle/index.js';
 export * from './mlflow/index.js';
 export * from './bridge/index.js';
 export * from './s3/index.js';
+export * from './convert/index.js';

@@ -9,6 +9,5 @@ export {
   splitConfigSchema,
   type CommonConfig,
   type DefineConfigOptions,
-  type SplitConfig,
 } from './schema.js';
 export { closest, editDistance } from './suggest.js';

@@ -1,5 +1,5 @@
 import type { Logger } from '../log/index.js';
-import type { SplitConfig } from '../config/index.js';
+import type { SplitConfig } from '../convert/index.js';
 import type { PreparedDataset } from '../convert/index.js';
 import type { Task } from './types.js';
 

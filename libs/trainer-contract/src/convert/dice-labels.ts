@@ -1,0 +1,275 @@
+import { mkdirSync, symlinkSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { DataError } from '../errors/index.js';
+import { convertAnnotation, type AnnotationContext } from './annotation.js';
+import { MAX_PROBLEMS, strictFail, where, type LoadedDataset } from './dice-load.js';
+import { MemorySink, SpillSink, type LineSink } from './line-sink.js';
+import type { ImageLines } from './arena.js';
+import { inside, listableInPlace, stripExtension } from './paths.js';
+import { emptySplits, type ReportBuilder } from './report.js';
+import { assignSplits, type ParsedSplitConfig } from './split.js';
+import type { ClassCounts, ConvertTuning, SplitName, Task } from './types.js';
+import { FileWriter } from './writer.js';
+import { poseShape, type PoseShape } from './pose.js';
+import { yamlDataFile } from './yaml.js';
+
+export interface LabelsResult {
+  dataYaml: string;
+  splits: ReturnType<typeof emptySplits>;
+  classCounts: ClassCounts[];
+  kept: number;
+  listed: number;
+  used: number;
+  streamed: boolean;
+  imageLayout: string;
+  filesWritten: number;
+  writeMs: number;
+  pose?: PoseShape;
+}
+
+const SPLITS: SplitName[] = ['train', 'val', 'test'];
+const EMPTY = new Uint8Array(0);
+const SHARD = 1000;
+
+/** detect / segment / pose / obb: label files beside one link per split to the source image folder. */
+export async function writeLabelDataset(
+  ds: LoadedDataset,
+  opts: { outputDir: string; task: Task; split: ParsedSplitConfig; strict: boolean; report: ReportBuilder; tuning: ConvertTuning },
+): Promise<LabelsResult> {
+  const { images, classes, catIndex, file, scan } = ds;
+  const { outputDir, task, report, strict } = opts;
+  const annSection = scan.arrays.get('annotations');
+
+  // Splits are fixed before any annotation is read, so streamed lines can go straight to their image.
+  const usable: number[] = [];
+  for (let i = 0; i < images.count; i++) if (images.ok[i]) usable.push(i);
+  if (usable.length === 0) throw noUsable(ds);
+  const assignment = assignSplits(
+    usable.map((i) => ({
+      key: images.rel[i]!,
+      names: [String(images.ids[i]), images.rel[i]!, stemOfRel(images.rel[i]!)],
+    })),
+    opts.split,
+  );
+  noteSplitRepairs(assignment, usable, ds, report);
+  const splitOf = new Int8Array(images.count).fill(-1);
+  usable.forEach((img, k) => (splitOf[img] = SPLITS.indexOf(assignment.split[k]!)));
+  // A lone image is listed in train and (below) again in val.
+  if (assignment.bothSplits) splitOf[usable[0]!] = 0;
+
+  let pose: PoseShape | undefined;
+  if (task === 'pose') {
+    pose = await poseShape(ds, annSection);
+    if (pose.kpts === 0) throw new DataError('task pose needs keypoints: no category lists keypoints and no annotation has any');
+  }
+  const ctx: AnnotationContext = { task, report, kpts: pose?.kpts ?? 0 };
+
+  const annBytes = annSection ? annSection.batches.reduce((s, b) => s + (b.end - b.start), 0) : 0;
+  const spillAt = opts.tuning.spillThresholdBytes ?? 64 << 20;
+  const streamed = annBytes > spillAt;
+  const sink: LineSink = streamed
+    ? new SpillSink(images.count, Math.ceil(annBytes / (opts.tuning.spillBucketBytes ?? 24 << 20)), join(outputDir, '.spill'))
+    : new MemorySink(images.count);
+
+  const problems: string[] = [];
+  let listed = 0;
+  const arena = sink.arena;
+  if (annSection) {
+    for (let b = 0; b < annSection.batches.length; b++) {
+      const batch = annSection.batches[b]!;
+      const next = b + 1 < annSection.batches.length ? annSection.batches[b + 1]!.firstIndex : annSection.count;
+      const items = await file.parseBatch(annSection, batch, next);
+      listed += items.length;
+      for (let k = 0; k < items.length; k++) {
+        const index = batch.firstIndex + k;
+        const raw = items[k];
+        if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+          throw new DataError(`${where('annotations', index)}: expected an object, got ${raw === null ? 'null' : Array.isArray(raw) ? 'array' : typeof raw}`);
+        }
+        const ann = raw as Record<string, unknown>;
+        const imageId = ann.image_id;
+        const catId = ann.category_id;
+        if (typeof imageId !== 'number' && typeof imageId !== 'string') {
+          throw new DataError(`${where('annotations', index, ann.id)}: image_id must be a number or a string, got ${JSON.stringify(imageId) ?? 'nothing'}`);
+        }
+        if (typeof catId !== 'number') {
+          throw new DataError(`${where('annotations', index, ann.id)}: category_id must be a number, got ${JSON.stringify(catId) ?? 'nothing'}`);
+        }
+        let img = images.idToIdx.get(imageId);
+        if (img === undefined) {
+          const msg = `${where('annotations', index, ann.id)}: image_id ${JSON.stringify(imageId)} not in images`;
+          if (strict && problems.length <= MAX_PROBLEMS) problems.push(msg);
+          report.drop('unknown_image', () => msg);
+          continue;
+        }
+        const cls = catIndex.get(catId);
+        if (cls === undefined) {
+          const msg = `${where('annotations', index, ann.id)}: category_id ${catId} not in categories`;
+          if (strict && problems.length <= MAX_PROBLEMS) problems.push(msg);
+          report.drop('unknown_category', () => msg);
+          continue;
+        }
+        img = images.target[img]!;
+        if (!images.ok[img]) {
+          report.drop('image_dropped', () => `${where('annotations', index, ann.id)}: images/${images.rel[img!]}`);
+          continue;
+        }
+        if (ann.iscrowd === 1 || ann.iscrowd === true) {
+          report.drop('crowd', () => where('annotations', index, ann.id));
+          continue;
+        }
+        arena.begin(cls);
+        if (convertAnnotation(ctx, index, ann, images.width[img]!, images.height[img]!, arena)) {
+          arena.commit(img, cls);
+          sink.maybeFlush();
+        } else arena.rollback();
+      }
+    }
+  }
+  await file.close();
+  strictFail(problems);
+
+  // Output: `<split>/<shard>/images` links to the source folder; labels mirror it under `<split>/<shard>/labels`.
+  const writer = new FileWriter(opts.tuning.writeConcurrency ?? 1);
+  const folderLink = opts.tuning.linkImageFolder ?? true;
+  const splitRoot = SPLITS.map((s) => join(outputDir, s));
+  const present = new Set<number>();
+  for (let img = 0; img < images.count; img++) if (splitOf[img]! >= 0) present.add(splitOf[img]!);
+  if (assignment.bothSplits) present.add(1);
+  // Each split is cut into shards of SHARD images, each with its own link to the source folder and its own
+  // labels folder: creating files in one folder of 20,000 costs ext4 here about twice as much as in small ones.
+  let perImage = false;
+  let folderLinks = 0;
+  const shards: Array<Array<{ root: string; linked: boolean }>> = [[], [], []];
+  const shardOf = (s: number, shard: number): { root: string; linked: boolean } => {
+    let info = shards[s]![shard];
+    if (info) return info;
+    const root = `${splitRoot[s]}/${String(shard).padStart(3, '0')}`;
+    // Once one folder link fails, every later shard links its images one by one.
+    const linked = !perImage && folderLink && tryLinkFolder(ds.imagesDir, root + '/images');
+    if (linked) folderLinks++;
+    else perImage = true;
+    info = shards[s]![shard] = { root, linked };
+    return info;
+  };
+  const counters = [0, 0, 0];
+  const shardSize = opts.tuning.shardSize ?? SHARD;
+  const lists: string[][] = [[], [], []];
+  const splits = emptySplits();
+  const classCounts: ClassCounts[] = classes.map((c) => ({ ...c, train: 0, val: 0, test: 0 }));
+  let kept = 0;
+  let relinked = 0;
+
+  const emitImage = async (img: number, lines: ImageLines | undefined, s: number, again = false): Promise<void> => {
+    const rel = images.rel[img]!;
+    let imagePath: string;
+    let labelPath: string;
+    // rel is normalised (no `..`, not absolute), so plain concatenation stays inside the output folder.
+    if (listableInPlace(rel)) {
+      const shard = shardOf(s, Math.floor(counters[s]!++ / shardSize));
+      imagePath = shard.root + '/images/' + rel;
+      labelPath = shard.root + '/labels/' + stripExtension(rel) + '.txt';
+      if (!shard.linked) writer.link(join(ds.imagesDir, rel), imagePath);
+    } else {
+      const safe = `${img}_${rel.slice(rel.lastIndexOf('/') + 1).replace(/[^\w.\-]+/g, '_')}`;
+      imagePath = inside(splitRoot[s]!, 'relinked/images/' + safe);
+      labelPath = inside(splitRoot[s]!, 'relinked/labels/' + stripExtension(safe) + '.txt');
+      writer.link(join(ds.imagesDir, rel), imagePath);
+      report.repair('image_path_relinked', () => `${where('images', img, images.ids[img])}: ${rel}`);
+      relinked++;
+    }
+    lists[s]!.push(imagePath);
+    const key = SPLITS[s]!;
+    const split = splits[key];
+    split.images++;
+    if (!lines) {
+      split.background++;
+      await writer.write(labelPath, EMPTY);
+      return;
+    }
+    if (lines.duplicates && !again) {
+      report.drop('duplicate_annotation', () => `${where('images', img, images.ids[img])}: ${rel}`, lines.duplicates);
+    }
+    split.annotations += lines.classes.length;
+    if (!again) kept += lines.classes.length;
+    for (const c of lines.classes) classCounts[c]![key]++;
+    await writer.write(labelPath, lines.bytes);
+  };
+
+  await sink.drain(async (img, lines) => {
+    const s = splitOf[img]!;
+    if (s < 0) return;
+    if (!lines) report.note('images_without_annotations', () => `${where('images', img, images.ids[img])}: ${images.rel[img]}`);
+    await emitImage(img, lines, s);
+    if (assignment.bothSplits) await emitImage(img, lines, 1, true);
+  });
+  await writer.flush();
+
+  if (kept === 0) {
+    throw new DataError(`no usable annotation: all ${listed} annotations were dropped (${topDrops(report)})`);
+  }
+  const listFiles: Partial<Record<SplitName, string>> = {};
+  for (const s of present) {
+    const name = SPLITS[s]!;
+    const path = join(outputDir, `${name}.txt`);
+    await writeFile(path, lists[s]!.join('\n') + '\n');
+    listFiles[name] = path;
+  }
+  const dataYaml = join(outputDir, 'data.yaml');
+  await writeFile(dataYaml, yamlDataFile({ path: outputDir, lists: listFiles, classes, pose }));
+  return {
+    dataYaml,
+    splits,
+    classCounts,
+    kept,
+    listed,
+    used: usable.length,
+    streamed,
+    imageLayout:
+      (perImage ? `per-image ${writer.linkMode} links` : `${folderLinks} symlinks to the source images folder (one per ${shardSize} images)`) +
+      (relinked ? `, ${relinked} images relinked` : '') +
+      ', .txt split lists',
+    filesWritten: writer.files + folderLinks + present.size + 1,
+    writeMs: Math.round(writer.writeMs),
+    pose,
+  };
+}
+
+function stemOfRel(rel: string): string {
+  return stripExtension(rel.slice(rel.lastIndexOf('/') + 1));
+}
+
+function tryLinkFolder(target: string, link: string): boolean {
+  try {
+    mkdirSync(dirname(link), { recursive: true });
+    symlinkSync(target, link, 'dir');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function noUsable(ds: LoadedDataset): DataError {
+  return new DataError(
+    `no usable training image: ${ds.images.count} images in annotations.json, none with a readable file in images/`,
+  );
+}
+
+export function topDrops(report: ReportBuilder): string {
+  const entries = Object.entries(report.dropped).sort((a, b) => b[1].count - a[1].count).slice(0, 3);
+  return entries.map(([k, g]) => `${g.count} ${k}`).join(', ') || 'none listed';
+}
+
+export function noteSplitRepairs(
+  assignment: ReturnType<typeof assignSplits>,
+  usable: number[],
+  ds: LoadedDataset,
+  report: ReportBuilder,
+): void {
+  const { images } = ds;
+  for (const k of assignment.forcedVal) report.note('val_forced', () => `${where('images', usable[k]!, images.ids[usable[k]!])}: ${images.rel[usable[k]!]}`);
+  for (const k of assignment.forcedTrain) report.note('train_forced', () => `${where('images', usable[k]!, images.ids[usable[k]!])}: ${images.rel[usable[k]!]}`);
+  if (assignment.bothSplits) report.note('single_image_both_splits', () => images.rel[usable[0]!]!);
+  for (const key of assignment.unmatchedKeys) report.note('unmatched_split_key', () => key);
+}

@@ -1,0 +1,89 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { deflateSync } from 'node:zlib';
+
+/**
+ * Small DICEFormat datasets for tests: annotations.json as given (or raw text, to test broken files) and
+ * image files that are real PNGs of the declared size, so header reading and the framework both accept them.
+ */
+export interface DiceFixture {
+  images?: unknown[];
+  annotations?: unknown[];
+  categories?: unknown[];
+  /** Extra top-level keys, e.g. info/licenses. */
+  extra?: Record<string, unknown>;
+  /** Replace annotations.json with this text. */
+  rawJson?: string;
+  /** Image files to create, relative to images/, with their pixel size; default: every images[].file_name. */
+  files?: Array<{ rel: string; width: number; height: number }>;
+}
+
+export function writeDiceDataset(dir: string, fx: DiceFixture): string {
+  mkdirSync(join(dir, 'images'), { recursive: true });
+  const json = fx.rawJson ?? JSON.stringify({ ...fx.extra, images: fx.images ?? [], annotations: fx.annotations ?? [], categories: fx.categories ?? [] });
+  writeFileSync(join(dir, 'annotations.json'), json);
+  const files =
+    fx.files ??
+    (fx.images ?? []).flatMap((im) => {
+      const i = im as { file_name?: unknown; width?: unknown; height?: unknown };
+      if (typeof i.file_name !== 'string' || i.file_name.includes('..') || i.file_name.startsWith('/')) return [];
+      return [{ rel: i.file_name, width: typeof i.width === 'number' && i.width > 0 ? i.width : 32, height: typeof i.height === 'number' && i.height > 0 ? i.height : 24 }];
+    });
+  for (const f of files) {
+    const p = join(dir, 'images', f.rel);
+    mkdirSync(dirname(p), { recursive: true });
+    writeFileSync(p, pngBytes(Math.max(1, Math.round(f.width)), Math.max(1, Math.round(f.height))));
+  }
+  return dir;
+}
+
+const CRC_TABLE = (() => {
+  const t = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c >>> 0;
+  }
+  return t;
+})();
+
+function crc32(buf: Buffer): number {
+  let c = 0xffffffff;
+  for (const b of buf) c = CRC_TABLE[(c ^ b) & 0xff]! ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+function chunk(type: string, data: Buffer): Buffer {
+  const len = Buffer.alloc(4);
+  len.writeUInt32BE(data.length);
+  const td = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(crc32(td));
+  return Buffer.concat([len, td, crc]);
+}
+
+/** A valid grey PNG of the given size. */
+export function pngBytes(width: number, height: number): Buffer {
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = 8; // bit depth
+  ihdr[9] = 0; // greyscale
+  const raw = Buffer.alloc((width + 1) * height, 0x80);
+  for (let y = 0; y < height; y++) raw[y * (width + 1)] = 0; // filter byte
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(raw)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+}
+
+/** A minimal baseline JPEG header (SOI, an APP1 block, SOF0) declaring the given size; enough for header reading. */
+export function jpegHeaderBytes(width: number, height: number, app1Bytes = 100): Buffer {
+  const app1 = Buffer.alloc(4 + app1Bytes);
+  app1.writeUInt16BE(0xffe1, 0);
+  app1.writeUInt16BE(app1Bytes + 2, 2);
+  const sof = Buffer.from([0xff, 0xc0, 0x00, 0x11, 0x08, height >> 8, height & 0xff, width >> 8, width & 0xff, 0x03, 1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1]);
+  return Buffer.concat([Buffer.from([0xff, 0xd8]), app1, sof, Buffer.from([0xff, 0xd9])]);
+}

@@ -1,0 +1,113 @@
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { LineArena, groupByImage, type ImageLines } from './arena.js';
+
+export type EmitImage = (image: number, lines: ImageLines | undefined) => Promise<void> | void;
+
+/**
+ * Label lines grouped by image. Small datasets keep them in one in-memory arena; big ones append binary
+ * records to bucket files by image range and read back one bucket at a time, so memory stays bounded by a
+ * bucket whatever the order of the annotations in the JSON.
+ */
+export interface LineSink {
+  readonly arena: LineArena;
+  /** Called after each committed line; a spilling sink moves full arenas to disk here. */
+  maybeFlush(): void;
+  /** Calls `emit` for every image in index order. */
+  drain(emit: EmitImage): Promise<void>;
+}
+
+export class MemorySink implements LineSink {
+  readonly arena = new LineArena();
+  constructor(private readonly count: number) {}
+  maybeFlush(): void {}
+  async drain(emit: EmitImage): Promise<void> {
+    await groupByImage(this.arena, 0, this.count, emit);
+  }
+}
+
+const HEADER = 12;
+
+export class SpillSink implements LineSink {
+  readonly arena = new LineArena(8 << 20);
+  private readonly perBucket: number;
+  private readonly buckets: number;
+  private readonly fds: (number | undefined)[];
+
+  constructor(
+    private readonly count: number,
+    buckets: number,
+    private readonly dir: string,
+    private readonly flushBytes = 8 << 20,
+  ) {
+    const n = Math.max(1, Math.min(buckets, count));
+    this.perBucket = Math.max(1, Math.ceil(count / n));
+    this.buckets = Math.max(1, Math.ceil(count / this.perBucket));
+    this.fds = new Array(this.buckets);
+    mkdirSync(dir, { recursive: true });
+  }
+
+  maybeFlush(): void {
+    if (this.arena.pos >= this.flushBytes) this.flush();
+  }
+
+  /** Moves the arena's records to their buckets: [image, class, length] as int32 then the line's bytes. */
+  private flush(): void {
+    const a = this.arena;
+    if (a.n === 0) return;
+    const sizes = new Float64Array(this.buckets);
+    for (let r = 0; r < a.n; r++) sizes[(a.img[r]! / this.perBucket) | 0]! += HEADER + a.len[r]!;
+    const bufs: (Buffer | undefined)[] = new Array(this.buckets);
+    const fill = new Float64Array(this.buckets);
+    for (let b = 0; b < this.buckets; b++) if (sizes[b]) bufs[b] = Buffer.allocUnsafe(sizes[b]!);
+    for (let r = 0; r < a.n; r++) {
+      const b = (a.img[r]! / this.perBucket) | 0;
+      const buf = bufs[b]!;
+      let p = fill[b]!;
+      buf.writeInt32LE(a.img[r]!, p);
+      buf.writeInt32LE(a.cls[r]!, p + 4);
+      buf.writeInt32LE(a.len[r]!, p + 8);
+      p += HEADER;
+      const s = a.start[r]!;
+      buf.set(a.bytes.subarray(s, s + a.len[r]!), p);
+      fill[b] = p + a.len[r]!;
+    }
+    for (let b = 0; b < this.buckets; b++) {
+      const buf = bufs[b];
+      if (!buf) continue;
+      let fd = this.fds[b];
+      if (fd === undefined) fd = this.fds[b] = openSync(join(this.dir, `bucket-${b}`), 'a');
+      writeSync(fd, buf);
+    }
+    a.reset();
+  }
+
+  async drain(emit: EmitImage): Promise<void> {
+    try {
+      this.flush();
+      for (let b = 0; b < this.buckets; b++) {
+        const from = b * this.perBucket;
+        const to = Math.min(this.count, from + this.perBucket);
+        const view = new LineArena(0, 1024);
+        const fd = this.fds[b];
+        if (fd !== undefined) {
+          closeSync(fd);
+          this.fds[b] = undefined;
+          const path = join(this.dir, `bucket-${b}`);
+          const data = readFileSync(path);
+          rmSync(path);
+          view.bytes = data;
+          for (let p = 0; p < data.length; ) {
+            const len = data.readInt32LE(p + 8);
+            view.push(data.readInt32LE(p), data.readInt32LE(p + 4), p + HEADER, len);
+            p += HEADER + len;
+          }
+        }
+        await groupByImage(view, from, to, emit);
+      }
+    } finally {
+      for (const fd of this.fds) if (fd !== undefined) closeSync(fd);
+      rmSync(this.dir, { recursive: true, force: true });
+    }
+  }
+}

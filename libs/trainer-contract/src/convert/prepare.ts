@@ -1,0 +1,194 @@
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join, relative, resolve, sep, isAbsolute } from 'node:path';
+import { ConfigError, DataError, DataUnavailableError, TrainerError } from '../errors/index.js';
+import { writeClassifyDataset } from './dice-classify.js';
+import { writeLabelDataset } from './dice-labels.js';
+import { loadDataset } from './dice-load.js';
+import { findYoloYaml, isImageFolder, passthroughImageFolder, passthroughYolo } from './passthrough.js';
+import { ReportBuilder, summarizeReport } from './report.js';
+import { splitConfigSchema, type ParsedSplitConfig } from './split.js';
+import type { ConversionReport, DatasetFormat, PrepareOptions, PreparedDataset, SplitConfig } from './types.js';
+
+const MARKER = '.dice2yolo';
+
+/** split_config validated, with one line per problem naming the field. */
+export function parseSplitConfig(raw: SplitConfig | unknown, label = 'split_config'): ParsedSplitConfig {
+  const r = splitConfigSchema.safeParse(raw ?? {});
+  if (r.success) return r.data;
+  throw new ConfigError(
+    r.error.issues.map((i) => `${[label, ...i.path.map(String)].join('.')}: ${i.message}`),
+  );
+}
+
+/**
+ * Turns the staged dataset into what the framework trains on (CONTRACT §7): DICEFormat is converted,
+ * a YOLO or ImageFolder dataset is used in place. Bad data is a DataError naming the item; a missing
+ * dataset is a DataUnavailableError.
+ */
+export async function prepareDataset(opts: PrepareOptions): Promise<PreparedDataset> {
+  const started = performance.now();
+  const inputDir = resolve(opts.inputDir);
+  const outputDir = resolve(opts.outputDir);
+  const split = parseSplitConfig(opts.splitConfig);
+  const tuning = opts.tuning ?? {};
+  const strict = opts.strict ?? false;
+  const report = new ReportBuilder();
+  const log = opts.logger;
+
+  if (!existsSync(inputDir) || !statSync(inputDir).isDirectory()) {
+    throw new DataUnavailableError(`dataset directory ${inputDir} does not exist`);
+  }
+  let format: DatasetFormat;
+  const annotations = join(inputDir, 'annotations.json');
+  const yoloYaml = existsSync(annotations) ? undefined : findYoloYaml(inputDir);
+  if (existsSync(annotations)) {
+    if (!statSync(annotations).isFile()) throw new DataError(`${annotations} is not a file`);
+    if (!existsSync(join(inputDir, 'images'))) {
+      throw new DataUnavailableError(`${inputDir}: annotations.json has no images/ folder beside it`);
+    }
+    format = 'diceformat';
+  } else if (yoloYaml) {
+    format = 'yolo';
+  } else if (opts.task === 'classify' && isImageFolder(inputDir)) {
+    format = 'imagefolder';
+  } else {
+    throw new DataUnavailableError(
+      `${inputDir}: no annotations.json (DICEFormat)` +
+        `, no data.yaml with images/ and labels/ (YOLO)${opts.task === 'classify' ? ', no train/<class>/ folders (ImageFolder)' : ''}`,
+    );
+  }
+  if (opts.task === 'obb' && format === 'diceformat') {
+    log.info('task obb: axis-aligned boxes become 4-corner labels unless a 4-point polygon gives the rotation');
+  }
+  prepareOutputDir(outputDir, inputDir);
+  log.info({ input: inputDir, output: outputDir, format, task: opts.task }, 'preparing dataset');
+
+  let result: PreparedDataset;
+  try {
+    result = await convert(format, yoloYaml);
+  } catch (err) {
+    throw asTrainerError(err, inputDir);
+  }
+  await writeFile(join(outputDir, 'classes.json'), JSON.stringify(result.classes, null, 2) + '\n');
+  await writeFile(join(outputDir, 'report.json'), JSON.stringify(result.report, null, 2) + '\n');
+  for (const line of summarizeReport(result.report).split('\n')) log.info(line);
+  return result;
+
+  async function convert(fmt: DatasetFormat, yamlPath: string | undefined): Promise<PreparedDataset> {
+    const base = (partial: Omit<ConversionReport, 'format' | 'task' | 'input' | 'output' | 'dropped' | 'repaired' | 'notes' | 'durationMs'>): ConversionReport => ({
+      format: fmt,
+      task: opts.task,
+      input: inputDir,
+      output: outputDir,
+      ...partial,
+      dropped: report.dropped,
+      repaired: report.repaired,
+      notes: report.notes,
+      durationMs: Math.round(performance.now() - started),
+    });
+    if (fmt === 'yolo' || fmt === 'imagefolder') {
+      const r = fmt === 'yolo' ? await passthroughYolo(inputDir, yamlPath!, outputDir) : await passthroughImageFolder(inputDir);
+      return {
+        root: r.root,
+        task: opts.task,
+        dataYaml: r.dataYaml,
+        classes: r.classes,
+        kptShape: r.kptShape,
+        format: fmt,
+        report: base({
+          streamed: false,
+          images: { listed: r.listed, used: r.listed },
+          annotations: { listed: r.kept, kept: r.kept },
+          splits: r.splits,
+          classes: r.classCounts,
+          imageLayout: 'used in place',
+          filesWritten: r.dataYaml ? 1 : 0,
+        }),
+      };
+    }
+    const ds = await loadDataset({ inputDir, outputDir, task: opts.task, strict, report, batchBytes: tuning.batchBytes ?? 1 << 20 });
+    try {
+      if (opts.task === 'classify') {
+        const r = await writeClassifyDataset(ds, { outputDir, split, strict, report, tuning });
+        return {
+          root: outputDir,
+          task: opts.task,
+          classes: r.classes,
+          format: fmt,
+          report: base({
+            streamed: false,
+            images: { listed: ds.images.count, used: r.used },
+            annotations: { listed: r.listed, kept: r.kept },
+            splits: r.splits,
+            classes: r.classCounts,
+            imageLayout: r.imageLayout,
+            filesWritten: r.filesWritten,
+          }),
+        };
+      }
+      const r = await writeLabelDataset(ds, { outputDir, task: opts.task, split, strict, report, tuning });
+      const rep = base({
+        streamed: r.streamed,
+        images: { listed: ds.images.count, used: r.used },
+        annotations: { listed: r.listed, kept: r.kept },
+        splits: r.splits,
+        classes: r.classCounts,
+        imageLayout: r.imageLayout,
+        filesWritten: r.filesWritten,
+      });
+      rep.writeMs = r.writeMs;
+      if (r.pose) rep.flipIdx = { value: r.pose.flipIdx, source: r.pose.flipSource };
+      return {
+        root: outputDir,
+        task: opts.task,
+        dataYaml: r.dataYaml,
+        classes: ds.classes,
+        kptShape: r.pose ? [r.pose.kpts, 3] : undefined,
+        format: fmt,
+        report: rep,
+      };
+    } finally {
+      await ds.file.close().catch(() => undefined);
+    }
+  }
+}
+
+/** The output folder is ours alone: created if missing, cleared if an earlier run of ours left it, else refused. */
+function prepareOutputDir(outputDir: string, inputDir: string): void {
+  const within = (from: string, to: string) => {
+    const r = relative(from, to);
+    return r === '' || (!r.startsWith('..') && !isAbsolute(r)) ? r : undefined;
+  };
+  const down = within(inputDir, outputDir);
+  if (down === '' || (down !== undefined && down.split(sep)[0] === 'images')) {
+    throw new ConfigError(`output directory ${outputDir} must not be the dataset directory or inside its images/`);
+  }
+  if (within(outputDir, inputDir) !== undefined) {
+    throw new ConfigError(`output directory ${outputDir} must not contain the dataset directory`);
+  }
+  if (existsSync(outputDir)) {
+    if (!statSync(outputDir).isDirectory()) throw new ConfigError(`output ${outputDir} is not a directory`);
+    const entries = readdirSync(outputDir);
+    if (entries.length > 0) {
+      if (!entries.includes(MARKER)) {
+        throw new ConfigError(`output directory ${outputDir} is not empty and was not written by dice2yolo`);
+      }
+      // rm does not follow symlinks: the links to the source images folder go, the images stay.
+      for (const e of entries) rmSync(join(outputDir, e), { recursive: true, force: true });
+    }
+  }
+  mkdirSync(outputDir, { recursive: true });
+  writeFileSync(join(outputDir, MARKER), 'written by dice2yolo; the folder is cleared on the next run\n');
+}
+
+function asTrainerError(err: unknown, inputDir: string): unknown {
+  if (err instanceof TrainerError) return err;
+  const e = err as NodeJS.ErrnoException;
+  if (e && typeof e.code === 'string' && typeof e.path === 'string' && resolve(e.path).startsWith(inputDir)) {
+    const what = e.code === 'ENOENT' ? 'not found' : e.code === 'EACCES' ? 'not readable' : e.code;
+    return new DataUnavailableError(`${e.path}: ${what}`);
+  }
+  return err;
+}
+

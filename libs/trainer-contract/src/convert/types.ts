@@ -1,0 +1,109 @@
+import type { Task } from '../lifecycle/types.js';
+import type { Logger } from '../log/index.js';
+
+export type { Task };
+
+export type SplitName = 'train' | 'val' | 'test';
+export type DatasetFormat = 'diceformat' | 'yolo' | 'imagefolder';
+
+/** One class of the trained model: its index in the model's output, and the DICE category it stands for. */
+export interface ClassEntry {
+  index: number;
+  id: number;
+  name: string;
+}
+
+export interface SplitConfig {
+  splits?: Record<string, SplitName>;
+  val_ratio?: number;
+  seed?: number;
+}
+
+/** A group of items dropped, repaired or noted for one reason. */
+export interface ReportGroup {
+  count: number;
+  /** A few of the items, each naming where it came from (`annotations[12] (id 98765): …`). */
+  examples: string[];
+}
+
+export interface SplitCounts {
+  images: number;
+  /** Label lines (detect/segment/pose/obb) or images (classify). */
+  annotations: number;
+  /** Images with an empty label file. */
+  background: number;
+}
+
+export interface ClassCounts extends ClassEntry {
+  train: number;
+  val: number;
+  test: number;
+}
+
+export interface ConversionReport {
+  format: DatasetFormat;
+  task: Task;
+  input: string;
+  output: string;
+  /** Whether annotations.json was read in bounded-memory batches and labels spilled to disk by image range. */
+  streamed: boolean;
+  images: {
+    /** Image entries in annotations.json (or image files, for YOLO/ImageFolder input). */
+    listed: number;
+    /** Images that made it into a split. */
+    used: number;
+  };
+  annotations: { listed: number; kept: number };
+  splits: Record<SplitName, SplitCounts>;
+  classes: ClassCounts[];
+  dropped: Record<string, ReportGroup>;
+  repaired: Record<string, ReportGroup>;
+  notes: Record<string, ReportGroup>;
+  /** How images reach the framework: one link to the source folder with split lists, or per-image links. */
+  imageLayout: string;
+  /** Files this conversion created (labels, links, lists). */
+  filesWritten: number;
+  /** Of durationMs, the time spent creating label files (detect/segment/pose/obb). */
+  writeMs?: number;
+  /** Pose only: what flip_idx is and where it came from. */
+  flipIdx?: { value: number[] | null; source: string };
+  durationMs: number;
+}
+
+export interface PreparedDataset {
+  /** Directory the framework is pointed at: data.yaml's folder, or the classify root. */
+  root: string;
+  task: Task;
+  dataYaml?: string;
+  classes: ClassEntry[];
+  report: ConversionReport;
+  kptShape?: [number, number];
+  format: DatasetFormat;
+}
+
+export interface PrepareOptions {
+  inputDir: string;
+  outputDir: string;
+  task: Task;
+  splitConfig?: SplitConfig;
+  /** Dangling references (unknown image or category ids, missing image files) become data errors. */
+  strict?: boolean;
+  logger: Logger;
+  /** Internal knobs, exposed for tests and the benchmark. */
+  tuning?: ConvertTuning;
+}
+
+export interface ConvertTuning {
+  /** Target size of one JSON.parse batch, in bytes (default 1 MiB: its objects then die young). */
+  batchBytes?: number;
+  /** Above this many bytes of annotations, label lines are spilled to disk by image range (default 64 MiB). */
+  spillThresholdBytes?: number;
+  /** Target size of one spill bucket (default 24 MiB). */
+  spillBucketBytes?: number;
+  /** How many files are written at once (default 1: on ext4 one thread creating files beats a thread pool). */
+  writeConcurrency?: number;
+  /** Images per shard folder of a split (default 1000): each shard has its own link and labels folder. */
+  shardSize?: number;
+  /** Link the source images folder once per shard (default true); false forces per-image links. */
+  linkImageFolder?: boolean;
+}
