@@ -1,6 +1,6 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   ModelUnavailableError,
@@ -51,6 +51,8 @@ export function childEnv(env: NodeJS.ProcessEnv, workDir: string): NodeJS.Proces
     if (v === undefined || secrets.has(k) || CHILD_ENV_DROP.test(k)) continue;
     out[k] = v;
   }
+  // The bridge runs in the run directory, so a relative PYTHONPATH entry would silently stop resolving there.
+  if (out['PYTHONPATH']) out['PYTHONPATH'] = out['PYTHONPATH'].split(delimiter).map((p) => (p ? resolve(p) : p)).join(delimiter);
   out['YOLO_CONFIG_DIR'] = join(workDir, 'yolo-config');
   out['YOLO_OFFLINE'] = 'True';
   out['YOLO_AUTOINSTALL'] = 'False';
