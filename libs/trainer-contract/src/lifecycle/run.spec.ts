@@ -114,6 +114,8 @@ describe('runTrainerCli end to end (scripted driver, real S3, callbacks and MLfl
       expect(run.info.status).toBe('FINISHED');
       expect(run.params['epochs']).toBe('3');
       expect(run.params['dataset_uri']).toBe('s3://datasets/shapes/');
+      expect(run.params['dataset.images']).toBe('12');
+      expect(Number(run.params['dataset.train_images']) + Number(run.params['dataset.val_images'])).toBe(12);
       expect(run.metrics.filter((m) => m.key === 'mAP50').map((m) => m.step)).toEqual([1, 2, 3]);
     } finally {
       await rx.close();

@@ -436,8 +436,17 @@ function parseCallbackInterval(raw: string | undefined): number {
 }
 
 function datasetCounts(dataset: PreparedDataset): Record<string, unknown> {
-  const report = dataset.report as { counts?: unknown; splits?: unknown } | undefined;
-  return { classes: dataset.classes.length, ...(report && typeof report === 'object' ? { counts: report.counts ?? report.splits } : {}) };
+  const r = dataset.report;
+  return {
+    format: r.format,
+    classes: dataset.classes.length,
+    images: r.images.used,
+    annotations: r.annotations.kept,
+    train_images: r.splits.train.images,
+    val_images: r.splits.val.images,
+    test_images: r.splits.test.images,
+    dropped: Object.values(r.dropped).reduce((n, g) => n + g.count, 0),
+  };
 }
 
 async function readRunState(store: OutputStore): Promise<{ mlflow_run_id?: string }> {
