@@ -84,7 +84,7 @@ export async function runTrainerCli<C extends CommonConfig>(
 
   const logger = createLogger({ level: args.logLevel, stream: stdout, name: scriptName });
   const services = await resolveServices(io.services);
-  const job = new Job(driver, args, env, logger, services, io);
+  const job = new Job(driver, args, env, logger, services, { ...io, stdout, stderr });
   try {
     return await job.run();
   } catch (err) {
@@ -288,7 +288,6 @@ class Job<C extends CommonConfig> {
     };
     // The checkpoint is safe in the store before this point, so an undelivered completion never loses the model.
     await this.callbacks.completion(payload);
-    if (!this.callbacks.enabled) this.io.stdout?.write?.(''); // payload already logged by the client
     return ExitCode.OK;
   }
 
