@@ -233,8 +233,10 @@ describe('runTrainerCli end to end (scripted driver, real S3, callbacks and MLfl
     const { code, err, out } = await runJob({ jobId: '108', driver, extra: ['--validate-only'] });
     expect(code).toBe(0);
     expect(driver.trainedFrom).toHaveLength(0);
-    expect(err).toContain('validate-only');
-    expect(out).toContain('"plan"');
+    expect(err).toBe('');
+    const record = out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { msg: string; plan?: { job_id: string; task: string; dataset: { classes: number } } }).find((r) => r.plan);
+    expect(record!.msg).toContain('validate-only');
+    expect(record!.plan).toMatchObject({ job_id: '108', task: 'detect', dataset: { classes: 3 } });
   });
 
   it('rejects a malformed dataset URI with exit 3', async () => {

@@ -322,8 +322,8 @@ class Job<C extends CommonConfig> {
       config,
       report: dataset.report,
     };
-    this.logger.info({ plan }, 'validate-only: plan');
-    this.io.stderr?.write(`${summary}\nvalidate-only: config, model and dataset are valid; not training.\n`);
+    // Logged, not printed to stderr: stderr carries only problem lines, so pipelines can rely on it.
+    this.logger.info({ plan, summary }, 'validate-only: config, model and dataset are valid; not training');
   }
 
   private async handleFailure(err: TrainerError, signal: AbortSignal): Promise<number> {
