@@ -10,12 +10,12 @@ import {
   OutOfMemoryError,
   parseConfigObject,
   TrainingFailedError,
-  TrainerError,
   type CheckpointEvent,
   type EpochEndEvent,
   type Task,
   type TrainResult,
 } from '@trainers/trainer-contract';
+import { failureOf } from '@trainers/trainer-contract/testing';
 import { childEnv, createUltralyticsDriver } from './driver.js';
 import { ultralyticsConfigSchema } from './config.js';
 import { FAKE_ULTRALYTICS_PATH, SYSTEM_PYTHON, makeFakeDataset, preparedDataset, readFakeCheckpoint } from '../e2e/support/fake.js';
@@ -77,15 +77,6 @@ async function train(o: RunOptions = {}) {
   return { promise, epochs, checkpoints, workDir, lines };
 }
 
-async function failure(p: Promise<unknown>): Promise<TrainerError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof TrainerError) return e;
-    throw e;
-  }
-  throw new Error('expected a failure');
-}
 
 describe('ultralytics driver with the test double', () => {
   it('trains detect: one event per epoch with canonical and raw metrics, checkpoints, best epoch, artifacts', async () => {
@@ -143,7 +134,7 @@ describe('ultralytics driver with the test double', () => {
 
   it('turns a crash mid-epoch into TrainingFailedError with the Python message and traceback', async () => {
     const run = await train({ knobs: { FAKE_ULTRALYTICS_CRASH_AT_EPOCH: '2' } });
-    const err = await failure(run.promise);
+    const err = await failureOf(run.promise);
     expect(err).toBeInstanceOf(TrainingFailedError);
     expect(err.message).toBe('fake_ultralytics: simulated crash in epoch 2');
     expect(err.detail).toMatch(/Traceback[\s\S]*RuntimeError: fake_ultralytics: simulated crash in epoch 2/);
@@ -151,7 +142,7 @@ describe('ultralytics driver with the test double', () => {
   });
 
   it('turns CUDA OOM into OutOfMemoryError', async () => {
-    const err = await failure((await train({ knobs: { FAKE_ULTRALYTICS_OOM: '1' } })).promise);
+    const err = await failureOf((await train({ knobs: { FAKE_ULTRALYTICS_OOM: '1' } })).promise);
     expect(err).toBeInstanceOf(OutOfMemoryError);
     expect(err.message).toMatch(/CUDA out of memory/);
   });
@@ -159,7 +150,7 @@ describe('ultralytics driver with the test double', () => {
   it('reports a local .pt that is not a checkpoint as MODEL_UNAVAILABLE', async () => {
     const bad = join(mkdtempSync(join(base, 'm-')), 'broken.pt');
     writeFileSync(bad, 'not a checkpoint');
-    const err = await failure((await train({ model: bad })).promise);
+    const err = await failureOf((await train({ model: bad })).promise);
     expect(err).toBeInstanceOf(ModelUnavailableError);
     expect(err.exitCode).toBe(3);
     expect(err.message).toContain('broken.pt');
@@ -169,7 +160,7 @@ describe('ultralytics driver with the test double', () => {
     const workDir = mkdtempSync(join(base, 'work-'));
     const driver = createUltralyticsDriver({ env: { PATH: process.env['PATH'], TRAINER_PYTHON: SYSTEM_PYTHON, PYTHONPATH: FAKE_ULTRALYTICS_PATH } });
     const { logger } = quietLogger();
-    const err = await failure(
+    const err = await failureOf(
       driver.train({
         jobId: 'j', modelName: 'yolov8n.yaml', task: 'detect',
         config: parseConfigObject(ultralyticsConfigSchema, { epochs: 1 }),
@@ -189,7 +180,7 @@ describe('ultralytics driver with the test double', () => {
       knobs: slow,
       abortWhen: (e) => e.kind === 'epoch' && e.epoch === 1,
     });
-    const err = await failure(first.promise);
+    const err = await failureOf(first.promise);
     expect(err).toBeInstanceOf(InterruptedError);
     expect(err.exitCode).toBe(143);
     // Epoch 2 (20 batches) never finished: the stop came at a batch boundary, not at the epoch's end.
@@ -249,7 +240,7 @@ describe('preflight', () => {
   it('fails with MODEL_UNAVAILABLE and the install command when ultralytics is missing', async () => {
     const driver = createUltralyticsDriver();
     const { logger } = quietLogger();
-    const err = await failure(
+    const err = await failureOf(
       driver.preflight({ jobId: 'j', modelName: 'yolov8n', config, task: 'detect', workDir: mkdtempSync(join(base, 'pre-')), logger, env: { PATH: process.env['PATH'], TRAINER_PYTHON: SYSTEM_PYTHON, PYTHONPATH: join(base, 'empty') } }),
     );
     expect(err).toBeInstanceOf(ModelUnavailableError);
@@ -261,7 +252,7 @@ describe('preflight', () => {
   it('fails for a local model file that does not exist, before touching Python', async () => {
     const driver = createUltralyticsDriver();
     const { logger } = quietLogger();
-    const err = await failure(
+    const err = await failureOf(
       driver.preflight({ jobId: 'j', modelName: join(base, 'nope.pt'), config, task: 'detect', workDir: base, logger, env: { TRAINER_PYTHON: join(base, 'no-python') } }),
     );
     expect(err).toBeInstanceOf(ModelUnavailableError);

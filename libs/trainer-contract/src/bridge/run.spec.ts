@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { createLogger } from '../log/index.js';
-import { InterruptedError, OutOfMemoryError, TrainingFailedError, TrainerError } from '../errors/index.js';
+import { InterruptedError, OutOfMemoryError, TrainingFailedError } from '../errors/index.js';
+import { failureOf } from '../testing/failure.js';
 import { runPythonBridge, checkPythonModule, type BridgeEvent } from './index.js';
 
 const PYTHON = '/usr/bin/python3';
@@ -47,15 +48,6 @@ async function run(path: string, opts: { signal?: AbortSignal; killGraceMs?: num
   return { promise, events, lines };
 }
 
-async function failure(p: Promise<unknown>): Promise<TrainerError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof TrainerError) return e;
-    throw e;
-  }
-  throw new Error('expected a failure');
-}
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'bridge-spec-'));
@@ -106,7 +98,7 @@ emit(event="train_end", best_epoch=1, final_metrics={"a": 0.5}, save_dir="/r")
       'crash.py',
       `emit(event="error", type="RuntimeError", message="boom at epoch 2", traceback="Traceback (most recent call last):\\n  File x\\nRuntimeError: boom at epoch 2")\nsys.exit(1)`,
     );
-    const err = await failure((await run(path)).promise);
+    const err = await failureOf((await run(path)).promise);
     expect(err).toBeInstanceOf(TrainingFailedError);
     expect(err.message).toBe('boom at epoch 2');
     expect(err.exitCode).toBe(1);
@@ -118,7 +110,7 @@ emit(event="train_end", best_epoch=1, final_metrics={"a": 0.5}, save_dir="/r")
       'oom.py',
       `emit(event="error", type="OutOfMemoryError", message="CUDA out of memory. Tried to allocate 2.00 GiB", traceback="...")\nsys.exit(1)`,
     );
-    const err = await failure((await run(path)).promise);
+    const err = await failureOf((await run(path)).promise);
     expect(err).toBeInstanceOf(OutOfMemoryError);
     expect(err.code).toBe('OUT_OF_MEMORY');
     expect(err.message).toContain('CUDA out of memory');
@@ -126,7 +118,7 @@ emit(event="train_end", best_epoch=1, final_metrics={"a": 0.5}, save_dir="/r")
 
   it('maps a ModelUnavailableError event to MODEL_UNAVAILABLE (exit 3)', async () => {
     const path = script('badmodel.py', `emit(event="error", type="ModelUnavailableError", message="cannot load model /m/w.pt: UnpicklingError: bad", traceback="")\nsys.exit(1)`);
-    const err = await failure((await run(path)).promise);
+    const err = await failureOf((await run(path)).promise);
     expect(err.code).toBe('MODEL_UNAVAILABLE');
     expect(err.exitCode).toBe(3);
     expect(err.message).toBe('cannot load model /m/w.pt: UnpicklingError: bad');
@@ -134,14 +126,14 @@ emit(event="train_end", best_epoch=1, final_metrics={"a": 0.5}, save_dir="/r")
 
   it('maps a SIGKILL it did not send to OutOfMemoryError', async () => {
     const path = script('killed.py', `os.kill(os.getpid(), signal.SIGKILL)`);
-    const err = await failure((await run(path)).promise);
+    const err = await failureOf((await run(path)).promise);
     expect(err).toBeInstanceOf(OutOfMemoryError);
     expect(err.message).toMatch(/SIGKILL/);
   });
 
   it('maps a silent non-zero exit to TrainingFailedError naming the code and the last stderr line', async () => {
     const path = script('exit3.py', `sys.stderr.write("first\\nSegmentation fault in foo\\n")\nsys.exit(7)`);
-    const err = await failure((await run(path)).promise);
+    const err = await failureOf((await run(path)).promise);
     expect(err).toBeInstanceOf(TrainingFailedError);
     expect(err.message).toBe('the framework exited with code 7: Segmentation fault in foo');
     expect(err.detail).toContain('first');
@@ -149,7 +141,7 @@ emit(event="train_end", best_epoch=1, final_metrics={"a": 0.5}, save_dir="/r")
 
   it('treats a clean exit without train_end as a failure', async () => {
     const path = script('noend.py', `emit(event="train_start", epochs=1, start_epoch=0, save_dir="/r")`);
-    const err = await failure((await run(path)).promise);
+    const err = await failureOf((await run(path)).promise);
     expect(err).toBeInstanceOf(TrainingFailedError);
     expect(err.message).toMatch(/without finishing/);
   });
@@ -174,7 +166,7 @@ time.sleep(60)
         if (e.event === 'train_start') ac.abort();
       },
     });
-    const err = await failure(promise);
+    const err = await failureOf(promise);
     expect(err).toBeInstanceOf(InterruptedError);
     expect(err.exitCode).toBe(143);
     const { readFileSync } = await import('node:fs');
@@ -195,7 +187,7 @@ time.sleep(60)
         if (e.event === 'train_start') ac.abort();
       },
     });
-    const err = await failure(promise);
+    const err = await failureOf(promise);
     expect(err).toBeInstanceOf(InterruptedError);
     const { readFileSync } = await import('node:fs');
     const pid = Number(readFileSync(pidFile, 'utf8'));
@@ -213,7 +205,7 @@ time.sleep(60)
 
   it('reports a missing interpreter as a training failure', async () => {
     const { logger } = capture();
-    const err = await failure(
+    const err = await failureOf(
       runPythonBridge({
         python: join(dir, 'no-such-python'),
         script: 'x.py',
