@@ -264,6 +264,41 @@ describe('detect', () => {
     expect(Object.keys(tree(a.output))).toHaveLength(40);
     expect(existsSync(join(b.output, '.spill'))).toBe(false);
   });
+
+  it('creates label files from a helper thread with the same bytes as the main thread alone', async () => {
+    const images = Array.from({ length: 300 }, (_, i) => img(i + 1, `d${i % 4}/im${i}.png`, 200 + i, 100));
+    // Every tenth image has no annotation: its label file is the helper's empty file, never reopened.
+    const annotations = Array.from({ length: 900 }, (_, i) => ({ id: i, image_id: 1 + ((i * 7) % 300), category_id: 1 + (i % 2), bbox: [i % 50, (i * 3) % 60, 20 + (i % 7), 15] }))
+      .filter((a) => a.image_id % 10 !== 0);
+    const fx = { images, annotations, categories: cats };
+    const alone = await convert(fx, 'detect', { tuning: { helperThreshold: Infinity } });
+    const helped = await convert(fx, 'detect', { tuning: { helperThreshold: 0, shardSize: 50 } });
+    const labels = (out: string) => {
+      const res = new Map<string, string>();
+      for (const s of ['train', 'val']) {
+        for (const line of readFileSync(join(out, `${s}.txt`), 'utf8').trim().split('\n')) {
+          const i = line.lastIndexOf('/images/');
+          const rel = line.slice(i + 8).replace(/\.png$/, '.txt');
+          res.set(`${s}:${rel}`, readFileSync(line.slice(0, i) + '/labels/' + rel, 'utf8'));
+        }
+      }
+      return res;
+    };
+    const a = labels(alone.output);
+    expect(a.size).toBe(300);
+    expect([...a.values()].filter((t) => t === '')).toHaveLength(30);
+    expect(labels(helped.output)).toEqual(a);
+  });
+
+  it('leaves no half-written split folders when the annotations turn out to be bad', async () => {
+    const images = Array.from({ length: 20 }, (_, i) => img(i + 1, `im${i}.png`));
+    const annotations = [{ id: 1, image_id: 1, category_id: 1, bbox: [1, 2, 3, 4] }, { id: 2, image_id: 2, category_id: 1, bbox: 'oops' }];
+    const { input, output } = fresh();
+    writeDiceDataset(input, { images, annotations, categories: cats });
+    const err = await prepareDataset({ inputDir: input, outputDir: output, task: 'detect', logger, tuning: { helperThreshold: 0 } }).catch((e: unknown) => e);
+    expect((err as TrainerError).message).toMatch(/^annotations\[1\] \(id 2\): bbox must be 4 numbers/);
+    expect(readdirSync(output)).toEqual(['.dice2yolo']);
+  });
 });
 
 describe('segment', () => {

@@ -6,7 +6,7 @@ import { inside, stripExtension } from './paths.js';
 import { emptySplits, type ReportBuilder } from './report.js';
 import { assignSplits, splitHash, type ParsedSplitConfig } from './split.js';
 import type { ClassCounts, ClassEntry, ConvertTuning, SplitName } from './types.js';
-import { FileWriter } from './writer.js';
+import { ImageLinker } from './image-linker.js';
 
 export interface ClassifyResult {
   classes: ClassEntry[];
@@ -147,7 +147,7 @@ export async function writeClassifyDataset(
   const newIndex = new Map(ordered.map((c, index) => [c, index]));
   const classCounts: ClassCounts[] = classes.map((c) => ({ ...c, train: 0, val: 0, test: 0 }));
   const splits = emptySplits();
-  const writer = new FileWriter(1);
+  const writer = new ImageLinker();
   const names = new Set<string>();
   for (let k = 0; k < usable.length; k++) {
     const img = usable[k]!;

@@ -1,4 +1,4 @@
-import { mkdirSync, symlinkSync } from 'node:fs';
+import { mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { DataError } from '../errors/index.js';
@@ -10,7 +10,8 @@ import { inside, listableInPlace, stripExtension } from './paths.js';
 import { emptySplits, type ReportBuilder } from './report.js';
 import { assignSplits, type ParsedSplitConfig } from './split.js';
 import type { ClassCounts, ConvertTuning, SplitName, Task } from './types.js';
-import { FileWriter } from './writer.js';
+import { ImageLinker } from './image-linker.js';
+import { LabelFiles } from './label-files.js';
 import { poseShape, type PoseShape } from './pose.js';
 import { yamlDataFile } from './yaml.js';
 
@@ -31,6 +32,8 @@ export interface LabelsResult {
 const SPLITS: SplitName[] = ['train', 'val', 'test'];
 const EMPTY = new Uint8Array(0);
 const SHARD = 1000;
+/** Below this many label files a helper thread costs more to start than it saves. */
+const HELPER_THRESHOLD = 2000;
 
 /** detect / segment / pose / obb: label files beside one link per split to the source image folder. */
 export async function writeLabelDataset(
@@ -70,68 +73,12 @@ export async function writeLabelDataset(
   const streamed = annBytes > spillAt;
   const sink: LineSink = streamed
     ? new SpillSink(images.count, Math.ceil(annBytes / (opts.tuning.spillBucketBytes ?? 24 << 20)), join(outputDir, '.spill'))
-    : new MemorySink(images.count);
+    : new MemorySink(images.count, annBytes, annSection?.count ?? 0);
 
-  const problems: string[] = [];
-  let listed = 0;
-  const arena = sink.arena;
-  if (annSection) {
-    for (let b = 0; b < annSection.batches.length; b++) {
-      const batch = annSection.batches[b]!;
-      const next = b + 1 < annSection.batches.length ? annSection.batches[b + 1]!.firstIndex : annSection.count;
-      const items = await file.parseBatch(annSection, batch, next);
-      listed += items.length;
-      for (let k = 0; k < items.length; k++) {
-        const index = batch.firstIndex + k;
-        const raw = items[k];
-        if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-          throw new DataError(`${where('annotations', index)}: expected an object, got ${raw === null ? 'null' : Array.isArray(raw) ? 'array' : typeof raw}`);
-        }
-        const ann = raw as Record<string, unknown>;
-        const imageId = ann.image_id;
-        const catId = ann.category_id;
-        if (typeof imageId !== 'number' && typeof imageId !== 'string') {
-          throw new DataError(`${where('annotations', index, ann.id)}: image_id must be a number or a string, got ${JSON.stringify(imageId) ?? 'nothing'}`);
-        }
-        if (typeof catId !== 'number') {
-          throw new DataError(`${where('annotations', index, ann.id)}: category_id must be a number, got ${JSON.stringify(catId) ?? 'nothing'}`);
-        }
-        let img = images.idToIdx.get(imageId);
-        if (img === undefined) {
-          const msg = `${where('annotations', index, ann.id)}: image_id ${JSON.stringify(imageId)} not in images`;
-          if (strict && problems.length <= MAX_PROBLEMS) problems.push(msg);
-          report.drop('unknown_image', () => msg);
-          continue;
-        }
-        const cls = catIndex.get(catId);
-        if (cls === undefined) {
-          const msg = `${where('annotations', index, ann.id)}: category_id ${catId} not in categories`;
-          if (strict && problems.length <= MAX_PROBLEMS) problems.push(msg);
-          report.drop('unknown_category', () => msg);
-          continue;
-        }
-        img = images.target[img]!;
-        if (!images.ok[img]) {
-          report.drop('image_dropped', () => `${where('annotations', index, ann.id)}: images/${images.rel[img!]}`);
-          continue;
-        }
-        if (ann.iscrowd === 1 || ann.iscrowd === true) {
-          report.drop('crowd', () => where('annotations', index, ann.id));
-          continue;
-        }
-        arena.begin(cls);
-        if (convertAnnotation(ctx, index, ann, images.width[img]!, images.height[img]!, arena)) {
-          arena.commit(img, cls);
-          sink.maybeFlush();
-        } else arena.rollback();
-      }
-    }
-  }
-  await file.close();
-  strictFail(problems);
-
-  // Output: `<split>/<shard>/images` links to the source folder; labels mirror it under `<split>/<shard>/labels`.
-  const writer = new FileWriter(opts.tuning.writeConcurrency ?? 1);
+  // Where every image and label goes is fixed before any annotation is read: `<split>/<shard>/images` links
+  // to the source folder and labels mirror it under `<split>/<shard>/labels`. Knowing the label paths this
+  // early lets a helper thread create the files while the annotations are parsed (see LabelFiles).
+  const writer = new ImageLinker();
   const folderLink = opts.tuning.linkImageFolder ?? true;
   const splitRoot = SPLITS.map((s) => join(outputDir, s));
   const present = new Set<number>();
@@ -156,12 +103,9 @@ export async function writeLabelDataset(
   const counters = [0, 0, 0];
   const shardSize = opts.tuning.shardSize ?? SHARD;
   const lists: string[][] = [[], [], []];
-  const splits = emptySplits();
-  const classCounts: ClassCounts[] = classes.map((c) => ({ ...c, train: 0, val: 0, test: 0 }));
-  let kept = 0;
+  const labelPaths: string[] = [];
   let relinked = 0;
-
-  const emitImage = async (img: number, lines: ImageLines | undefined, s: number, again = false): Promise<void> => {
+  const plan = (img: number, s: number): void => {
     const rel = images.rel[img]!;
     let imagePath: string;
     let labelPath: string;
@@ -180,31 +124,114 @@ export async function writeLabelDataset(
       relinked++;
     }
     lists[s]!.push(imagePath);
+    labelPaths.push(labelPath);
+  };
+  for (let img = 0; img < images.count; img++) {
+    const s = splitOf[img]!;
+    if (s < 0) continue;
+    plan(img, s);
+    // A lone image is listed in train and again in val.
+    if (assignment.bothSplits) plan(img, 1);
+  }
+  const labelFiles = new LabelFiles(labelPaths, labelPaths.length >= (opts.tuning.helperThreshold ?? HELPER_THRESHOLD));
+
+  const problems: string[] = [];
+  let listed = 0;
+  try {
+    const arena = sink.arena;
+    if (annSection) {
+      for (let b = 0; b < annSection.batches.length; b++) {
+        const batch = annSection.batches[b]!;
+        const next = b + 1 < annSection.batches.length ? annSection.batches[b + 1]!.firstIndex : annSection.count;
+        const items = await file.parseBatch(annSection, batch, next);
+        listed += items.length;
+        for (let k = 0; k < items.length; k++) {
+          const index = batch.firstIndex + k;
+          const raw = items[k];
+          if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+            throw new DataError(`${where('annotations', index)}: expected an object, got ${raw === null ? 'null' : Array.isArray(raw) ? 'array' : typeof raw}`);
+          }
+          const ann = raw as Record<string, unknown>;
+          const imageId = ann.image_id;
+          const catId = ann.category_id;
+          if (typeof imageId !== 'number' && typeof imageId !== 'string') {
+            throw new DataError(`${where('annotations', index, ann.id)}: image_id must be a number or a string, got ${JSON.stringify(imageId) ?? 'nothing'}`);
+          }
+          if (typeof catId !== 'number') {
+            throw new DataError(`${where('annotations', index, ann.id)}: category_id must be a number, got ${JSON.stringify(catId) ?? 'nothing'}`);
+          }
+          let img = images.idToIdx.get(imageId);
+          if (img === undefined) {
+            const msg = `${where('annotations', index, ann.id)}: image_id ${JSON.stringify(imageId)} not in images`;
+            if (strict && problems.length <= MAX_PROBLEMS) problems.push(msg);
+            report.drop('unknown_image', () => msg);
+            continue;
+          }
+          const cls = catIndex.get(catId);
+          if (cls === undefined) {
+            const msg = `${where('annotations', index, ann.id)}: category_id ${catId} not in categories`;
+            if (strict && problems.length <= MAX_PROBLEMS) problems.push(msg);
+            report.drop('unknown_category', () => msg);
+            continue;
+          }
+          img = images.target[img]!;
+          if (!images.ok[img]) {
+            report.drop('image_dropped', () => `${where('annotations', index, ann.id)}: images/${images.rel[img!]}`);
+            continue;
+          }
+          if (ann.iscrowd === 1 || ann.iscrowd === true) {
+            report.drop('crowd', () => where('annotations', index, ann.id));
+            continue;
+          }
+          arena.begin(cls);
+          if (convertAnnotation(ctx, index, ann, images.width[img]!, images.height[img]!, arena)) {
+            arena.commit(img, cls);
+            sink.maybeFlush();
+          } else arena.rollback();
+        }
+      }
+    }
+    await file.close();
+    strictFail(problems);
+  } catch (err) {
+    // Nothing half-made stays behind for a conversion that failed on its data.
+    await labelFiles.close();
+    for (const root of splitRoot) rmSync(root, { recursive: true, force: true });
+    throw err;
+  }
+
+  const splits = emptySplits();
+  const classCounts: ClassCounts[] = classes.map((c) => ({ ...c, train: 0, val: 0, test: 0 }));
+  let kept = 0;
+  let entry = 0;
+  const emitEntry = (img: number, lines: ImageLines | undefined, s: number, again: boolean): void => {
     const key = SPLITS[s]!;
     const split = splits[key];
     split.images++;
     if (!lines) {
       split.background++;
-      await writer.write(labelPath, EMPTY);
+      labelFiles.write(entry++, EMPTY);
       return;
     }
     if (lines.duplicates && !again) {
-      report.drop('duplicate_annotation', () => `${where('images', img, images.ids[img])}: ${rel}`, lines.duplicates);
+      report.drop('duplicate_annotation', () => `${where('images', img, images.ids[img])}: ${images.rel[img]}`, lines.duplicates);
     }
     split.annotations += lines.classes.length;
     if (!again) kept += lines.classes.length;
     for (const c of lines.classes) classCounts[c]![key]++;
-    await writer.write(labelPath, lines.bytes);
+    labelFiles.write(entry++, lines.bytes);
   };
-
-  await sink.drain(async (img, lines) => {
-    const s = splitOf[img]!;
-    if (s < 0) return;
-    if (!lines) report.note('images_without_annotations', () => `${where('images', img, images.ids[img])}: ${images.rel[img]}`);
-    await emitImage(img, lines, s);
-    if (assignment.bothSplits) await emitImage(img, lines, 1, true);
-  });
-  await writer.flush();
+  try {
+    await sink.drain((img, lines) => {
+      const s = splitOf[img]!;
+      if (s < 0) return;
+      if (!lines) report.note('images_without_annotations', () => `${where('images', img, images.ids[img])}: ${images.rel[img]}`);
+      emitEntry(img, lines, s, false);
+      if (assignment.bothSplits) emitEntry(img, lines, 1, true);
+    });
+  } finally {
+    await labelFiles.close();
+  }
 
   if (kept === 0) {
     throw new DataError(`no usable annotation: all ${listed} annotations were dropped (${topDrops(report)})`);
@@ -230,8 +257,8 @@ export async function writeLabelDataset(
       (perImage ? `per-image ${writer.linkMode} links` : `${folderLinks} symlinks to the source images folder (one per ${shardSize} images)`) +
       (relinked ? `, ${relinked} images relinked` : '') +
       ', .txt split lists',
-    filesWritten: writer.files + folderLinks + present.size + 1,
-    writeMs: Math.round(writer.writeMs),
+    filesWritten: writer.files + labelPaths.length + folderLinks + present.size + 1,
+    writeMs: Math.round(writer.writeMs + labelFiles.writeMs),
     pose,
   };
 }

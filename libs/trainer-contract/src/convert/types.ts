@@ -100,8 +100,8 @@ export interface ConvertTuning {
   spillThresholdBytes?: number;
   /** Target size of one spill bucket (default 24 MiB). */
   spillBucketBytes?: number;
-  /** How many files are written at once (default 1: on ext4 one thread creating files beats a thread pool). */
-  writeConcurrency?: number;
+  /** From this many label files on, a helper thread creates them empty while annotations are parsed (default 2000). */
+  helperThreshold?: number;
   /** Images per shard folder of a split (default 1000): each shard has its own link and labels folder. */
   shardSize?: number;
   /** Link the source images folder once per shard (default true); false forces per-image links. */
