@@ -13,7 +13,7 @@ RUN apt-get update \
 WORKDIR /app
 COPY apps/ultralytics/requirements.txt ./requirements.txt
 RUN pip install --no-cache-dir -r requirements.txt
-COPY apps/ultralytics/dist/main.js ./dist/main.js
+COPY apps/ultralytics/dist/main.js apps/ultralytics/dist/convert-worker.js ./dist/
 COPY apps/ultralytics/python/bridge.py ./python/bridge.py
 ENV TRAINER_PYTHON=/usr/local/bin/python3 \
     WORK_DIR=/work \

@@ -455,3 +455,17 @@ describe('trainer-ultralytics end to end (built app, fake Ultralytics, s3rver, c
     expect(strayStderr).toEqual([]);
   });
 });
+
+describe('the bundle', () => {
+  it('ships the converter\'s annotation worker beside main.js, and the converter can run on it', async () => {
+    const worker = join(APP_ROOT, 'dist', 'convert-worker.js');
+    expect(existsSync(worker)).toBe(true);
+    const dir = join(root, 'bundle-worker');
+    await writeShapesDataset(join(dir, 'in'), { images: 12 });
+    const { prepareDataset, createLogger } = await import('@trainers/trainer-contract');
+    const tuning = { workerScript: worker, workerThresholdBytes: 0, workers: 1, batchBytes: 256 };
+    const r = await prepareDataset({ inputDir: join(dir, 'in'), outputDir: join(dir, 'out'), task: 'detect', logger: createLogger({ level: 'silent' }), tuning });
+    expect(r.report.annotationThreads).toBe(2);
+    expect(r.report.annotations.kept).toBe(r.report.annotations.listed);
+  });
+});

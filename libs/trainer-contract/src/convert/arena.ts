@@ -142,6 +142,21 @@ export class LineArena {
     this.len[r] = len;
   }
 
+  /** Appends another arena's lines after ours (a worker's share of the annotations). */
+  append(o: { bytes: Uint8Array; pos: number; n: number; img: Int32Array; cls: Int32Array; start: Float64Array; len: Int32Array }): void {
+    this.reserve(o.pos);
+    this.bytes.set(o.bytes.subarray(0, o.pos), this.pos);
+    while (this.img.length < this.n + o.n) this.grow();
+    const at = this.n;
+    this.img.set(o.img.subarray(0, o.n), at);
+    this.cls.set(o.cls.subarray(0, o.n), at);
+    this.len.set(o.len.subarray(0, o.n), at);
+    const base = this.pos;
+    for (let r = 0; r < o.n; r++) this.start[at + r] = base + o.start[r]!;
+    this.n += o.n;
+    this.pos += o.pos;
+  }
+
   private grow(): void {
     const size = this.img.length * 2;
     const img = new Int32Array(size);

@@ -290,6 +290,54 @@ describe('detect', () => {
     expect(labels(helped.output)).toEqual(a);
   });
 
+  describe('with workers converting parts of the annotations', () => {
+    // Tests run after the build (nx `test` depends on `build`); from sources there is no worker script.
+    const workerScript = new URL('../../dist/convert/convert-worker.js', import.meta.url);
+    const parallel = { workerScript, workerThresholdBytes: 0, workers: 2, batchBytes: 512 };
+    const images = Array.from({ length: 60 }, (_, i) => img(i + 1, `im${i}.png`, 100 + i, 80));
+    // Drops and repairs of every kind spread over every part, so the merged report must keep their order.
+    const annotations = Array.from({ length: 400 }, (_, i) => ({
+      id: 1000 + i,
+      image_id: i % 97 === 5 ? 999 : 1 + ((i * 13) % 60),
+      category_id: i % 89 === 3 ? 77 : 1 + (i % 2),
+      bbox: i % 23 === 0 ? [90, 70, 40, 30] : [i % 40, (i * 3) % 50, 10 + (i % 9), 8],
+      iscrowd: i % 41 === 7 ? 1 : 0,
+    }));
+    const fx = { images, annotations, categories: cats };
+
+    it('writes the same labels and the same report as one thread', async () => {
+      const one = await convert(fx, 'detect', { tuning: { workerScript: false, batchBytes: 512 } });
+      const many = await convert(fx, 'detect', { tuning: parallel });
+      expect(allLabels(many.prepared)).toEqual(allLabels(one.prepared));
+      expect(many.prepared.report.annotationThreads).toBe(3);
+      expect(one.prepared.report.annotationThreads).toBe(1);
+      const { durationMs: _a, input: _b, output: _c, writeMs: _d, annotationThreads: _i, ...rest } = many.prepared.report;
+      const { durationMs: _e, input: _f, output: _g, writeMs: _h, annotationThreads: _j, ...restOne } = one.prepared.report;
+      expect(rest).toEqual(restOne);
+      expect(Object.keys(rest.dropped)).toEqual(Object.keys(restOne.dropped));
+      expect(Object.keys(rest.dropped)).toEqual(['unknown_category', 'unknown_image', 'crowd']);
+      expect(JSON.stringify(rest.dropped)).toBe(JSON.stringify(restOne.dropped));
+      expect(rest.repaired.clipped_box!.count).toBeGreaterThan(10);
+    });
+
+    it('names the first bad annotation, even when a worker found it', async () => {
+      const bad = { ...fx, annotations: fx.annotations.map((a, i) => (i === 350 ? { ...a, bbox: 'x' } : a)) };
+      const err = await convert(bad, 'detect', { tuning: parallel }).catch((e: unknown) => e);
+      expect((err as TrainerError).message).toBe('annotations[350] (id 1350): bbox must be 4 numbers [x, y, width, height], got "x"');
+      const strict = await convert(fx, 'detect', { strict: true, tuning: parallel }).catch((e: unknown) => e);
+      const strictOne = await convert(fx, 'detect', { strict: true, tuning: { workerScript: false, batchBytes: 512 } }).catch((e: unknown) => e);
+      expect((strict as TrainerError).problems).toEqual((strictOne as TrainerError).problems);
+      expect((strict as TrainerError).problems[0]).toMatch(/^annotations\[3\] \(id 1003\): category_id 77 not in categories/);
+    });
+
+    it('converts a worker\'s part on the main thread when the worker cannot start', async () => {
+      const one = await convert(fx, 'detect', { tuning: { workerScript: false } });
+      const broken = await convert(fx, 'detect', { tuning: { ...parallel, workerScript: join(root, 'no-such-worker.js') } });
+      expect(allLabels(broken.prepared)).toEqual(allLabels(one.prepared));
+      expect(broken.prepared.report.annotationThreads).toBe(1);
+    });
+  });
+
   it('leaves no half-written split folders when the annotations turn out to be bad', async () => {
     const images = Array.from({ length: 20 }, (_, i) => img(i + 1, `im${i}.png`));
     const annotations = [{ id: 1, image_id: 1, category_id: 1, bbox: [1, 2, 3, 4] }, { id: 2, image_id: 2, category_id: 1, bbox: 'oops' }];

@@ -138,6 +138,7 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PreparedData
         filesWritten: r.filesWritten,
       });
       rep.writeMs = r.writeMs;
+      rep.annotationThreads = r.annotationThreads;
       if (r.pose) rep.flipIdx = { value: r.pose.flipIdx, source: r.pose.flipSource };
       return {
         root: outputDir,

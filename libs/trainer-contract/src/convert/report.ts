@@ -73,6 +73,16 @@ export class ReportBuilder {
   count(group: 'dropped' | 'repaired' | 'notes', reason: string): number {
     return this[group][reason]?.count ?? 0;
   }
+  /** Adds groups counted elsewhere (a worker's share of the annotations) as if they had come after ours. */
+  merge(other: Pick<ReportBuilder, 'dropped' | 'repaired' | 'notes'>): void {
+    for (const group of ['dropped', 'repaired', 'notes'] as const) {
+      for (const [reason, g] of Object.entries(other[group])) {
+        const mine = (this[group][reason] ??= { count: 0, examples: [] });
+        mine.count += g.count;
+        for (const e of g.examples) if (mine.examples.length < MAX_EXAMPLES) mine.examples.push(e);
+      }
+    }
+  }
 }
 
 function add(groups: Record<string, ReportGroup>, reason: string, example: (() => string) | undefined, n: number): void {

@@ -63,8 +63,10 @@ export interface ConversionReport {
   imageLayout: string;
   /** Files this conversion created (labels, links, lists). */
   filesWritten: number;
-  /** Of durationMs, the time spent creating label files (detect/segment/pose/obb). */
+  /** Of durationMs, the main thread's time on label files (detect/segment/pose/obb). */
   writeMs?: number;
+  /** Threads that converted annotations: the main thread plus the workers that did their part. */
+  annotationThreads?: number;
   /** Pose only: what flip_idx is and where it came from. */
   flipIdx?: { value: number[] | null; source: string };
   durationMs: number;
@@ -102,6 +104,12 @@ export interface ConvertTuning {
   spillBucketBytes?: number;
   /** From this many label files on, a helper thread creates them empty while annotations are parsed (default 2000). */
   helperThreshold?: number;
+  /** From this many bytes of annotations on (default 32 MiB), a worker converts a share of them in parallel. */
+  workerThresholdBytes?: number;
+  /** How many workers convert annotations beside the main thread (default: one per spare core, at most 4). */
+  workers?: number;
+  /** The worker's script; false keeps conversion on one thread (default: convert-worker.js beside the code). */
+  workerScript?: string | URL | false;
   /** Images per shard folder of a split (default 1000): each shard has its own link and labels folder. */
   shardSize?: number;
   /** Link the source images folder once per shard (default true); false forces per-image links. */

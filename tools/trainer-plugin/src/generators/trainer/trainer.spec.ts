@@ -17,6 +17,7 @@ const APP_FILES = [
   'bin/trainer-demo-fw.mjs',
   'src/main.ts',
   'src/config.ts',
+  'src/convert-worker.ts',
   'src/driver.ts',
   'src/metrics.ts',
   'src/model.ts',
@@ -61,8 +62,8 @@ describe('trainer generator', () => {
     expect(build.executor).toBe('@nx/esbuild:esbuild');
     expect(build.options).toMatchObject({
       outputPath: 'apps/demo-fw/dist',
-      outputFileName: 'main.js',
       main: 'apps/demo-fw/src/main.ts',
+      additionalEntryPoints: ['apps/demo-fw/src/convert-worker.ts'],
       tsConfig: 'apps/demo-fw/tsconfig.app.json',
       format: ['esm'],
       thirdParty: true,
@@ -70,6 +71,8 @@ describe('trainer generator', () => {
     });
     expect(build.options.esbuildOptions.banner.js).toContain('createRequire as __cr');
     expect(tree.read('apps/demo-fw/bin/trainer-demo-fw.mjs', 'utf-8')).toContain("new URL('../dist/main.js', import.meta.url)");
+    // The converter's worker is a second bundle entry, emitted beside main.js.
+    expect(tree.read('apps/demo-fw/src/convert-worker.ts', 'utf-8')).toContain("import '@trainers/trainer-contract/convert-worker';");
   });
 
   it('names the driver, config and Docker image after the framework', async () => {
@@ -85,7 +88,7 @@ describe('trainer generator', () => {
     expect(driver).toContain('checkPythonModule(');
     expect(tree.read('apps/demo-fw/e2e/demo-fw.e2e.ts', 'utf-8')).toContain("from '@trainers/trainer-contract/testing'");
     const dockerfile = tree.read('docker/demo-fw.Dockerfile', 'utf-8')!;
-    expect(dockerfile).toContain('COPY apps/demo-fw/dist/main.js ./dist/main.js');
+    expect(dockerfile).toContain('COPY apps/demo-fw/dist/main.js apps/demo-fw/dist/convert-worker.js ./dist/');
     expect(dockerfile).toContain('COPY apps/demo-fw/python/bridge.py ./python/bridge.py');
     expect(dockerfile).toContain('ENTRYPOINT ["node", "/app/dist/main.js"]');
   });
