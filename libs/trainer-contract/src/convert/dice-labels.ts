@@ -146,7 +146,9 @@ export async function writeLabelDataset(
     // A lone image is listed in train and again in val.
     if (assignment.bothSplits) plan(img, 1);
   }
-  const labelFiles = new LabelFiles(labelPaths, labelPaths.length >= (opts.tuning.helperThreshold ?? HELPER_THRESHOLD));
+  // The bytes waiting for the helper to write them: all of them for most datasets, a window of the rest.
+  const pending = Math.min(Math.ceil(annBytes * 0.5) + (1 << 20), opts.tuning.pendingBytes ?? 16 << 20);
+  const labelFiles = new LabelFiles(labelPaths, labelPaths.length >= (opts.tuning.helperThreshold ?? HELPER_THRESHOLD), pending);
 
   const problems: string[] = [];
   let listed = 0;
@@ -243,6 +245,7 @@ export async function writeLabelDataset(
       emitEntry(img, lines, s, false);
       if (assignment.bothSplits) emitEntry(img, lines, 1, true);
     });
+    await labelFiles.finish();
   } finally {
     await labelFiles.close();
   }

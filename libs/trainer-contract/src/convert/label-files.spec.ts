@@ -35,7 +35,16 @@ describe('LabelFiles', () => {
     const files = new LabelFiles(p.paths, helper);
     // Writing at once races the helper, which starts from the other end: each file is created exactly once.
     p.bytes.forEach((b, k) => files.write(k, b));
-    await files.close();
+    await files.finish();
+    expectWritten(p);
+  });
+
+  it('writes through a small shared buffer, and a file bigger than the buffer, in order', async () => {
+    const p = plan(2000);
+    p.bytes[700] = Buffer.from('1 0.25 0.25 0.5 0.5\n'.repeat(5000));
+    const files = new LabelFiles(p.paths, true, 4096);
+    p.bytes.forEach((b, k) => files.write(k, b));
+    await files.finish();
     expectWritten(p);
   });
 
@@ -44,9 +53,10 @@ describe('LabelFiles', () => {
     const files = new LabelFiles(p.paths, true);
     for (let i = 0; i < 200 && !existsSync(p.paths[0]!); i++) await new Promise((r) => setTimeout(r, 10));
     expect(existsSync(p.paths[0]!)).toBe(true);
+    for (let i = 0; i < 200 && files.helperCreated() < 500; i++) await new Promise((r) => setTimeout(r, 10));
     expect(files.helperCreated()).toBe(500);
     p.bytes.forEach((b, k) => files.write(k, b));
-    await files.close();
+    await files.finish();
     expectWritten(p);
   });
 
@@ -55,9 +65,15 @@ describe('LabelFiles', () => {
     mkdirSync(dir);
     writeFileSync(join(dir, 'taken'), 'a file, not a folder');
     const paths = Array.from({ length: 50 }, (_, k) => join(dir, 'taken', `${k}.txt`));
-    const files = new LabelFiles(paths, true);
-    expect(() => files.write(0, Buffer.from('0 0.5 0.5 0.1 0.1\n'))).toThrow(/EEXIST|ENOTDIR/);
-    await files.close();
+    for (const helper of [false, true]) {
+      const files = new LabelFiles(paths, helper);
+      const write = async () => {
+        paths.forEach((_, k) => files.write(k, Buffer.from('0 0.5 0.5 0.1 0.1\n')));
+        await files.finish();
+      };
+      await expect(write()).rejects.toThrow(/EEXIST|ENOTDIR/);
+      await files.close();
+    }
     expect(readFileSync(join(dir, 'taken'), 'utf8')).toBe('a file, not a folder');
   });
 

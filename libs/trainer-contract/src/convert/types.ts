@@ -104,6 +104,8 @@ export interface ConvertTuning {
   spillBucketBytes?: number;
   /** From this many label files on, a helper thread creates them empty while annotations are parsed (default 2000). */
   helperThreshold?: number;
+  /** Shared memory for label bytes waiting to be written by the helper (default 16 MiB at most). */
+  pendingBytes?: number;
   /** From this many bytes of annotations on (default 32 MiB), a worker converts a share of them in parallel. */
   workerThresholdBytes?: number;
   /** How many workers convert annotations beside the main thread (default: one per spare core, at most 4). */
