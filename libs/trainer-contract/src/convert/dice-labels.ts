@@ -1,12 +1,11 @@
 import { mkdirSync, rmSync, symlinkSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { DataError } from '../errors/index.js';
 import { type AnnotationContext } from './annotation.js';
-import { convertBatches, type LookupTables } from './annotation-pass.js';
-import { AnnotationShare, defaultWorkerScript, splitBatches } from './annotation-share.js';
-import { MAX_PROBLEMS, strictFail, where, type LoadedDataset } from './dice-load.js';
+import type { LookupTables } from './annotation-pass.js';
+import { convertAnnotations } from './annotation-share.js';
+import { strictFail, where, type LoadedDataset } from './dice-load.js';
 import { MemorySink, SpillSink, type LineSink } from './line-sink.js';
 import type { ImageLines } from './arena.js';
 import { inside, listableInPlace, stripExtension } from './paths.js';
@@ -38,15 +37,6 @@ const EMPTY = new Uint8Array(0);
 const SHARD = 1000;
 /** Below this many label files a helper thread costs more to start than it saves. */
 const HELPER_THRESHOLD = 2000;
-/**
- * Below this many bytes of annotations a worker costs more than it saves: measured on 2 cores, its start-up
- * and JIT warm-up ate the whole gain on a 27 MB file, and it saved 14% on a 61 MB one.
- */
-const WORKER_THRESHOLD = 32 << 20;
-/** Workers at most: beyond a few, merging and start-up eat the gain. */
-const MAX_WORKERS = 4;
-/** The main thread's part relative to a worker's. */
-const MAIN_WEIGHT = 1.2;
 
 /** detect / segment / pose / obb: label files beside one link per split to the source image folder. */
 export async function writeLabelDataset(
@@ -152,65 +142,16 @@ export async function writeLabelDataset(
 
   const problems: string[] = [];
   let listed = 0;
-  // With enough annotations, workers convert the later parts of them while this thread does the first.
-  const nBatches = annSection?.batches.length ?? 0;
-  const lookups: LookupTables = { idToIdx: images.idToIdx, target: images.target, ok: images.ok, width: images.width, height: images.height, rel: images.rel, catIndex };
-  let bounds = [0, nBatches];
   let threads = 1;
-  const shares: Array<AnnotationShare | undefined> = [];
-  const script = opts.tuning.workerScript === undefined ? defaultWorkerScript() : opts.tuning.workerScript || undefined;
-  const workers = Math.min(opts.tuning.workers ?? Math.min(MAX_WORKERS, availableParallelism() - 1), nBatches - 1);
-  if (annSection && script && !streamed && workers >= 1 && annBytes >= (opts.tuning.workerThresholdBytes ?? WORKER_THRESHOLD)) {
-    // The main thread gets a bigger part: the workers start later and share cores with the label-file helper.
-    bounds = splitBatches(annSection, [MAIN_WEIGHT, ...Array<number>(workers).fill(1)]);
-    for (let w = 1; w < bounds.length - 1; w++) {
-      const [fromBatch, toBatch] = [bounds[w]!, bounds[w + 1]!];
-      const part = annSection.batches.slice(fromBatch, toBatch).reduce((s, b) => s + (b.end - b.start), 0);
-      shares[w] = toBatch > fromBatch
-        ? new AnnotationShare(script, {
-            path: file.path,
-            label: file.label,
-            section: annSection,
-            fromBatch,
-            toBatch,
-            tables: lookups,
-            task,
-            kpts: ctx.kpts,
-            strict,
-            bytesHint: Math.ceil(part * 1.25) + (1 << 16),
-            recordsHint: Math.ceil((annSection.count * part) / Math.max(1, annBytes)) + 1024,
-          })
-        : undefined;
-    }
-  }
   try {
-    const arena = sink.arena;
-    const passCtx = { ...ctx, strict };
-    const afterLine = () => sink.maybeFlush();
     if (annSection) {
-      for (let w = 0; w < bounds.length - 1; w++) {
-        const share = shares[w];
-        const r = share ? await share.result() : undefined;
-        shares[w] = undefined;
-        if (r?.ok) {
-          threads++;
-          listed += r.listed;
-          arena.append(r);
-          report.merge(r.report);
-          for (const p of r.problems) if (problems.length <= MAX_PROBLEMS) problems.push(p);
-        } else if (r?.dataError) {
-          throw new DataError(r.problems.length ? r.problems : r.message);
-        } else {
-          // The main thread's own part, or a worker's that could not be done there (it failed to start, say).
-          listed += await convertBatches(file, annSection, bounds[w]!, bounds[w + 1]!, lookups, passCtx, arena, afterLine, problems);
-        }
-      }
+      const lookups: LookupTables = { idToIdx: images.idToIdx, target: images.target, ok: images.ok, width: images.width, height: images.height, rel: images.rel, catIndex };
+      ({ listed, threads } = await convertAnnotations({ file, section: annSection, lookups, ctx: { ...ctx, strict }, sink, problems, parallel: !streamed, tuning: opts.tuning }));
     }
     await file.close();
     strictFail(problems);
   } catch (err) {
     // Nothing half-made stays behind for a conversion that failed on its data.
-    await Promise.all(shares.map((sh) => sh?.cancel()));
     await labelFiles.close();
     for (const root of splitRoot) rmSync(root, { recursive: true, force: true });
     throw err;
