@@ -3,6 +3,7 @@ import { convertAnnotation, type AnnotationContext } from './annotation.js';
 import type { LineArena } from './arena.js';
 import { MAX_PROBLEMS, where } from './dice-load.js';
 import type { ArraySection, JsonFile } from './json-scan.js';
+import type { ReportBuilder } from './report.js';
 
 /** What an annotation needs to know about images and categories; plain data, so a worker can get a copy. */
 export interface LookupTables {
@@ -16,22 +17,22 @@ export interface LookupTables {
 }
 
 /**
- * Converts the annotations of batches [fromBatch, toBatch) into label lines in `arena`, in annotation order.
- * Dangling references are dropped into the report (and collected in `problems` when strict); a wrong type
- * throws a DataError naming the annotation. Returns how many annotations the batches held.
+ * Calls `visit` for each annotation of batches [fromBatch, toBatch) whose image and category exist, with the
+ * image index (duplicates resolved to the entry that owns the file) and the class index. Dangling references
+ * are dropped into the report (and collected in `problems` when strict); a wrong type throws a DataError naming
+ * the annotation. Returns how many annotations the batches held.
  */
-export async function convertBatches(
+export async function forEachAnnotation(
   file: JsonFile,
   section: ArraySection,
   fromBatch: number,
   toBatch: number,
-  t: LookupTables,
-  ctx: AnnotationContext & { strict: boolean },
-  arena: LineArena,
-  afterLine: () => void,
+  t: Pick<LookupTables, 'idToIdx' | 'target' | 'catIndex'>,
+  report: ReportBuilder,
+  strict: boolean,
   problems: string[],
+  visit: (index: number, ann: Record<string, unknown>, img: number, cls: number) => void,
 ): Promise<number> {
-  const { report, strict } = ctx;
   let listed = 0;
   for (let b = fromBatch; b < toBatch; b++) {
     const batch = section.batches[b]!;
@@ -53,7 +54,7 @@ export async function convertBatches(
       if (typeof catId !== 'number') {
         throw new DataError(`${where('annotations', index, ann.id)}: category_id must be a number, got ${JSON.stringify(catId) ?? 'nothing'}`);
       }
-      let img = t.idToIdx.get(imageId);
+      const img = t.idToIdx.get(imageId);
       if (img === undefined) {
         const msg = `${where('annotations', index, ann.id)}: image_id ${JSON.stringify(imageId)} not in images`;
         if (strict && problems.length <= MAX_PROBLEMS) problems.push(msg);
@@ -67,21 +68,38 @@ export async function convertBatches(
         report.drop('unknown_category', () => msg);
         continue;
       }
-      img = t.target[img]!;
-      if (!t.ok[img]) {
-        report.drop('image_dropped', () => `${where('annotations', index, ann.id)}: images/${t.rel[img!]}`);
-        continue;
-      }
-      if (ann.iscrowd === 1 || ann.iscrowd === true) {
-        report.drop('crowd', () => where('annotations', index, ann.id));
-        continue;
-      }
-      arena.begin(cls);
-      if (convertAnnotation(ctx, index, ann, t.width[img]!, t.height[img]!, arena)) {
-        arena.commit(img, cls);
-        afterLine();
-      } else arena.rollback();
+      visit(index, ann, t.target[img]!, cls);
     }
   }
   return listed;
+}
+
+/** Label lines of batches [fromBatch, toBatch) into `arena`, in annotation order (see forEachAnnotation). */
+export function convertBatches(
+  file: JsonFile,
+  section: ArraySection,
+  fromBatch: number,
+  toBatch: number,
+  t: LookupTables,
+  ctx: AnnotationContext & { strict: boolean },
+  arena: LineArena,
+  afterLine: () => void,
+  problems: string[],
+): Promise<number> {
+  const { report } = ctx;
+  return forEachAnnotation(file, section, fromBatch, toBatch, t, report, ctx.strict, problems, (index, ann, img, cls) => {
+    if (!t.ok[img]) {
+      report.drop('image_dropped', () => `${where('annotations', index, ann.id)}: images/${t.rel[img]}`);
+      return;
+    }
+    if (ann.iscrowd === 1 || ann.iscrowd === true) {
+      report.drop('crowd', () => where('annotations', index, ann.id));
+      return;
+    }
+    arena.begin(cls);
+    if (convertAnnotation(ctx, index, ann, t.width[img]!, t.height[img]!, arena)) {
+      arena.commit(img, cls);
+      afterLine();
+    } else arena.rollback();
+  });
 }

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { DataError } from '../errors/index.js';
-import { MAX_PROBLEMS, strictFail, where, type LoadedDataset } from './dice-load.js';
+import { forEachAnnotation } from './annotation-pass.js';
+import { strictFail, where, type LoadedDataset } from './dice-load.js';
 import { noteSplitRepairs, noUsable } from './dice-labels.js';
 import { inside, stripExtension } from './paths.js';
 import { emptySplits, type ReportBuilder } from './report.js';
@@ -43,41 +44,14 @@ export async function writeClassifyDataset(
   const problems: string[] = [];
   let listed = 0;
   if (section) {
-    for (let b = 0; b < section.batches.length; b++) {
-      const batch = section.batches[b]!;
-      const next = b + 1 < section.batches.length ? section.batches[b + 1]!.firstIndex : section.count;
-      const items = await file.parseBatch(section, batch, next);
-      listed += items.length;
-      for (let k = 0; k < items.length; k++) {
-        const index = batch.firstIndex + k;
-        const a = items[k] as Record<string, unknown> | null;
-        if (a === null || typeof a !== 'object' || Array.isArray(a)) throw new DataError(`${where('annotations', index)}: expected an object`);
-        if (typeof a.image_id !== 'number' && typeof a.image_id !== 'string') {
-          throw new DataError(`${where('annotations', index, a.id)}: image_id must be a number or a string`);
-        }
-        if (typeof a.category_id !== 'number') throw new DataError(`${where('annotations', index, a.id)}: category_id must be a number`);
-        const found = images.idToIdx.get(a.image_id);
-        if (found === undefined) {
-          const msg = `${where('annotations', index, a.id)}: image_id ${JSON.stringify(a.image_id)} not in images`;
-          if (strict && problems.length <= MAX_PROBLEMS) problems.push(msg);
-          report.drop('unknown_image', () => msg);
-          continue;
-        }
-        const c = catIndex.get(a.category_id);
-        if (c === undefined) {
-          const msg = `${where('annotations', index, a.id)}: category_id ${a.category_id} not in categories`;
-          if (strict && problems.length <= MAX_PROBLEMS) problems.push(msg);
-          report.drop('unknown_category', () => msg);
-          continue;
-        }
-        if (a.iscrowd === 1 || a.iscrowd === true) continue;
-        const img = images.target[found]!;
-        if (fromImage[img]) continue;
-        const cur = cls[img]!;
-        if (cur === -1) cls[img] = c;
-        else if (cur !== c) cls[img] = AMBIGUOUS;
-      }
-    }
+    const lookups = { idToIdx: images.idToIdx, target: images.target, catIndex };
+    listed = await forEachAnnotation(file, section, 0, section.batches.length, lookups, report, strict, problems, (_i, a, img, c) => {
+      // Crowd regions say nothing about the image's class; images[].category_id wins over annotations.
+      if (a.iscrowd === 1 || a.iscrowd === true || fromImage[img]) return;
+      const cur = cls[img]!;
+      if (cur === -1) cls[img] = c;
+      else if (cur !== c) cls[img] = AMBIGUOUS;
+    });
   }
   await file.close();
   strictFail(problems);
