@@ -198,6 +198,22 @@ describe('detect', () => {
     expect((strict as DataError).problems).toEqual(['images[2] (id 3): file images/gone.png not found']);
   });
 
+  it('reads a turned JPEG\'s size the way the framework decodes it: EXIF orientation 6 swaps the sides', async () => {
+    const { input, output } = fresh();
+    writeDiceDataset(input, {
+      images: [{ id: 1, file_name: 'upright.jpg' }, { id: 2, file_name: 'turned.jpg' }],
+      annotations: [1, 2].map((id) => ({ id, image_id: id, category_id: 1, bbox: [0, 0, 240, 320] })),
+      categories: cats,
+    });
+    // Both store 640x480 pixels; the second is shown (and decoded by OpenCV) as 480x640.
+    writeFileSync(join(input, 'images', 'upright.jpg'), jpegHeaderBytes(640, 480));
+    writeFileSync(join(input, 'images', 'turned.jpg'), jpegHeaderBytes(640, 480, 300, 6));
+    const prepared = await prepareDataset({ inputDir: input, outputDir: output, task: 'detect', logger, splitConfig: { splits: { 1: 'train', 2: 'val' } } });
+    expect([...labelsOf(prepared, 'train').values()]).toEqual([['0 0.1875 0.3333333333 0.375 0.6666666667']]);
+    expect([...labelsOf(prepared, 'val').values()]).toEqual([['0 0.25 0.25 0.5 0.5']]);
+    expect(prepared.report.repaired.size_from_header!.examples).toContain('images[1] (id 2): 480x640 (EXIF orientation: turned 90°, sides swapped)');
+  });
+
   it('relinks images whose path holds an images/ folder so labels never land in the source tree', async () => {
     const images = [img(1, 'images/nested/images/a.png'), img(2, 'b.png')];
     const annotations = images.map((im) => ({ id: im.id, image_id: im.id, category_id: 1, bbox: [0, 0, 10, 10] }));

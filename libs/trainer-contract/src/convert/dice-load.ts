@@ -270,7 +270,7 @@ async function readMissingSizes(t: ImageTable, imagesDir: string, report: Report
       if (size) {
         t.width[i] = size.width;
         t.height[i] = size.height;
-        report.repair('size_from_header', () => `${where('images', i, t.ids[i])}: ${size.width}x${size.height}`);
+        report.repair('size_from_header', () => `${where('images', i, t.ids[i])}: ${size.width}x${size.height}${size.exifRotated ? ' (EXIF orientation: turned 90°, sides swapped)' : ''}`);
       } else {
         t.ok[i] = 0;
         report.drop('image_size_unknown', () => `${where('images', i, t.ids[i])}: ${t.rel[i]}`);

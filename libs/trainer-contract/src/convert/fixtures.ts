@@ -80,10 +80,25 @@ export function pngBytes(width: number, height: number): Buffer {
 }
 
 /** A minimal baseline JPEG header (SOI, an APP1 block, SOF0) declaring the given size; enough for header reading. */
-export function jpegHeaderBytes(width: number, height: number, app1Bytes = 100): Buffer {
-  const app1 = Buffer.alloc(4 + app1Bytes);
+export function jpegHeaderBytes(width: number, height: number, app1Bytes = 100, orientation?: number, littleEndian = false): Buffer {
+  const app1 = Buffer.alloc(4 + Math.max(app1Bytes, 32));
   app1.writeUInt16BE(0xffe1, 0);
-  app1.writeUInt16BE(app1Bytes + 2, 2);
+  app1.writeUInt16BE(app1.length - 2, 2);
+  if (orientation !== undefined) {
+    // "Exif\0\0", a TIFF header, and IFD0 holding one entry: Orientation (0x0112), SHORT, 1 value.
+    app1.write('Exif\0\0', 4, 'latin1');
+    const t = 10;
+    const u16 = (v: number, at: number) => (littleEndian ? app1.writeUInt16LE(v, t + at) : app1.writeUInt16BE(v, t + at));
+    const u32 = (v: number, at: number) => (littleEndian ? app1.writeUInt32LE(v, t + at) : app1.writeUInt32BE(v, t + at));
+    app1.write(littleEndian ? 'II' : 'MM', t, 'latin1');
+    u16(42, 2);
+    u32(8, 4);
+    u16(1, 8);
+    u16(0x0112, 10);
+    u16(3, 12);
+    u32(1, 14);
+    u16(orientation, 18);
+  }
   const sof = Buffer.from([0xff, 0xc0, 0x00, 0x11, 0x08, height >> 8, height & 0xff, width >> 8, width & 0xff, 0x03, 1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1]);
   return Buffer.concat([Buffer.from([0xff, 0xd8]), app1, sof, Buffer.from([0xff, 0xd9])]);
 }

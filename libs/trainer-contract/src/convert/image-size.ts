@@ -4,8 +4,12 @@ import { open } from 'node:fs/promises';
  * Width and height from an image's header, without decoding it: PNG, JPEG (walking the segments to the
  * first SOF marker, however long the EXIF block), GIF, BMP and WebP. Undefined when the format is unknown
  * or the header is damaged.
+ *
+ * A JPEG whose EXIF orientation is 6 or 8 (turned 90°) gets width and height swapped, with `exifRotated` set:
+ * the framework decodes it upright (OpenCV applies the orientation) and Ultralytics' own `exif_size` swaps on
+ * exactly these two values.
  */
-export async function readImageSize(path: string): Promise<{ width: number; height: number } | undefined> {
+export async function readImageSize(path: string): Promise<{ width: number; height: number; exifRotated?: boolean } | undefined> {
   let fh;
   try {
     fh = await open(path, 'r');
@@ -46,9 +50,10 @@ export async function readImageSize(path: string): Promise<{ width: number; heig
   }
 }
 
-async function jpegSize(fh: import('node:fs/promises').FileHandle): Promise<{ width: number; height: number } | undefined> {
+async function jpegSize(fh: import('node:fs/promises').FileHandle): Promise<{ width: number; height: number; exifRotated?: boolean } | undefined> {
   const size = (await fh.stat()).size;
   const seg = Buffer.alloc(9);
+  let orientation = 0;
   let pos = 2;
   for (let guard = 0; guard < 10000 && pos + 4 <= size; guard++) {
     const { bytesRead } = await fh.read(seg, 0, 9, pos);
@@ -66,12 +71,44 @@ async function jpegSize(fh: import('node:fs/promises').FileHandle): Promise<{ wi
     const isSof = marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
     if (isSof) {
       if (bytesRead < 9) return undefined;
-      return positive(seg.readUInt16BE(7), seg.readUInt16BE(5));
+      const [w, h] = [seg.readUInt16BE(7), seg.readUInt16BE(5)];
+      return orientation === 6 || orientation === 8 ? withRotation(positive(h, w)) : positive(w, h);
     }
     if (marker === 0xd9 || marker === 0xda) return undefined; // image data before any SOF
+    if (marker === 0xe1 && orientation === 0 && len > 8) {
+      const app1 = Buffer.alloc(len - 2);
+      const { bytesRead: n } = await fh.read(app1, 0, app1.length, pos + 4);
+      orientation = exifOrientation(app1.subarray(0, n));
+    }
     pos += 2 + len;
   }
   return undefined;
+}
+
+function withRotation(size: { width: number; height: number } | undefined): { width: number; height: number; exifRotated: true } | undefined {
+  return size ? { ...size, exifRotated: true } : undefined;
+}
+
+/** The Orientation tag (0x0112) of IFD0 in an APP1 `Exif` payload; 0 when absent or unreadable. */
+export function exifOrientation(app1: Buffer): number {
+  if (app1.length < 14 || app1.toString('latin1', 0, 6) !== 'Exif\0\0') return 0;
+  const tiff = app1.subarray(6);
+  const order = tiff.toString('latin1', 0, 2);
+  if (order !== 'II' && order !== 'MM') return 0;
+  const le = order === 'II';
+  const u16 = (o: number) => (le ? tiff.readUInt16LE(o) : tiff.readUInt16BE(o));
+  const u32 = (o: number) => (le ? tiff.readUInt32LE(o) : tiff.readUInt32BE(o));
+  if (u16(2) !== 42) return 0;
+  const ifd = u32(4);
+  if (ifd + 2 > tiff.length) return 0;
+  const entries = u16(ifd);
+  for (let e = 0; e < entries; e++) {
+    const at = ifd + 2 + e * 12;
+    if (at + 12 > tiff.length) return 0;
+    // Orientation is a SHORT (type 3) with one value, stored in the first two bytes of the value field.
+    if (u16(at) === 0x0112) return u16(at + 2) === 3 ? u16(at + 8) : 0;
+  }
+  return 0;
 }
 
 function positive(width: number, height: number): { width: number; height: number } | undefined {
