@@ -158,6 +158,15 @@ describe('detect', () => {
     expect(anySplit('x/b.txt')).toBe(true);
   });
 
+  it('gives a.jpg and a.png a label file each, where Ultralytics would read one for both', async () => {
+    const images = [img(1, 'a.png'), img(2, 'a.jpg'), img(3, 'b.png')];
+    const annotations = images.map((im) => ({ id: im.id, image_id: im.id, category_id: 1, bbox: [0, 0, 10 * im.id, 10] }));
+    const { prepared } = await convert({ images, annotations, categories: cats }, 'detect', { splitConfig: { splits: { 1: 'train', 2: 'train', 3: 'val' } } });
+    const train = labelsOf(prepared, 'train');
+    expect([...train.values()].sort()).toEqual([['0 0.05 0.1 0.1 0.2'], ['0 0.1 0.1 0.2 0.2']]);
+    expect(prepared.report.repaired.label_name_clash!.examples).toEqual(['images[1] (id 2): a.jpg']);
+  });
+
   it('keeps one entry of duplicate image ids and merges duplicate file names into one label file', async () => {
     const images = [img(1, 'a.png'), img(1, 'a.png'), img(2, 'b.png'), img(3, 'b.png')];
     const annotations = [

@@ -108,24 +108,32 @@ export async function writeLabelDataset(
   const lists: string[][] = [[], [], []];
   const labelPaths: string[] = [];
   let relinked = 0;
+  const taken = new Set<string>();
   const plan = (img: number, s: number): void => {
     const rel = images.rel[img]!;
-    let imagePath: string;
-    let labelPath: string;
+    let imagePath = '';
+    let labelPath = '';
     // rel is normalised (no `..`, not absolute), so plain concatenation stays inside the output folder.
     if (listableInPlace(rel)) {
       const shard = shardOf(s, Math.floor(counters[s]!++ / shardSize));
       imagePath = shard.root + '/images/' + rel;
       labelPath = shard.root + '/labels/' + stripExtension(rel) + '.txt';
-      if (!shard.linked) writer.link(join(ds.imagesDir, rel), imagePath);
+      // a.jpg and a.png would share a.txt: the second is linked under a name of its own.
+      if (taken.has(labelPath)) {
+        report.repair('label_name_clash', () => `${where('images', img, images.ids[img])}: ${rel}`);
+        labelPath = '';
+      } else if (!shard.linked) writer.link(join(ds.imagesDir, rel), imagePath);
     } else {
+      report.repair('image_path_relinked', () => `${where('images', img, images.ids[img])}: ${rel}`);
+    }
+    if (!labelPath) {
       const safe = `${img}_${rel.slice(rel.lastIndexOf('/') + 1).replace(/[^\w.\-]+/g, '_')}`;
       imagePath = inside(splitRoot[s]!, 'relinked/images/' + safe);
       labelPath = inside(splitRoot[s]!, 'relinked/labels/' + stripExtension(safe) + '.txt');
       writer.link(join(ds.imagesDir, rel), imagePath);
-      report.repair('image_path_relinked', () => `${where('images', img, images.ids[img])}: ${rel}`);
       relinked++;
     }
+    taken.add(labelPath);
     lists[s]!.push(imagePath);
     labelPaths.push(labelPath);
   };

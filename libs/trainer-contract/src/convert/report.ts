@@ -35,6 +35,7 @@ export const REASONS = {
     size_from_header: 'image size read from the file header',
     duplicate_file_name: 'second image id with the same file: annotations merged',
     image_path_relinked: 'file name the framework cannot list in place: image linked under a safe name',
+    label_name_clash: 'same name as another image but for the extension (one label file for both): linked under its own name',
     file_name_prefix_stripped: 'file_name included the images/ folder',
   },
   notes: {
