@@ -247,6 +247,9 @@ try {
     if (ul && !ul.error) {
       const measured = ul.ms / our.ms;
       console.log(`  convert_coco measured now: ${fmtS(ul.ms)} (${fmtS(ul.wallMs)} process), peak RSS ${ul.maxRssMB.toFixed(0)} MB → ours is ${measured.toFixed(1)}× faster`);
+      if (ul.ms / 8 < floor.ms) {
+        console.log(`  (8× of that is ${fmtS(ul.ms / 8)}, below this run's floor of ${fmtS(floor.ms)}: convert_coco runs ${(c.anchors.idle / (ul.ms / 1000)).toFixed(1)}× faster here than the ${c.anchors.idle} s anchor)`);
+      }
       Object.assign(entry, { convertCocoMs: Math.round(ul.ms), convertCocoRssMB: Math.round(ul.maxRssMB), speedupVsConvertCoco: +measured.toFixed(1) });
     } else {
       console.log(`  convert_coco: ${ul?.error ? 'failed: ' + ul.error : 'ultralytics not importable by /usr/bin/python3 (set ULTRALYTICS_SRC to a checkout)'}; anchors used`);
