@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { TrainerError } from '../errors/index.js';
 import { createLogger } from '../log/index.js';
 import { prepareDataset, type PreparedDataset } from './index.js';
 import { writeDiceDataset } from './fixtures.js';
@@ -205,6 +206,59 @@ describe('conversion properties (fast-check)', () => {
         }
       }),
       { numRuns: 40 },
+    );
+  });
+
+  it('never crashes on hostile values: any JSON in any field converts or is one exit-3 line per problem', async () => {
+    const base = {
+      images: [
+        { id: 1, file_name: 'a.png', width: 64, height: 48 },
+        { id: 2, file_name: 'b.png', width: 64, height: 48, category_id: 1 },
+      ] as Record<string, unknown>[],
+      annotations: [
+        { id: 1, image_id: 1, category_id: 1, bbox: [1, 2, 10, 20], iscrowd: 0, segmentation: [[1, 2, 11, 2, 11, 22]], keypoints: [3, 4, 2, 5, 6, 1], num_keypoints: 2 },
+        { id: 2, image_id: 2, category_id: 2, bbox: [5, 5, 30, 30], iscrowd: 0, area: 900 },
+      ] as Record<string, unknown>[],
+      categories: [
+        { id: 1, name: 'cat', keypoints: ['left_eye', 'right_eye'], skeleton: [[1, 2]] },
+        { id: 2, name: 'dog' },
+      ] as Record<string, unknown>[],
+    };
+    const hostile = fc.oneof(
+      fc.jsonValue({ maxDepth: 3 }),
+      fc.constantFrom(-1, 0, 1e308, -1e308, 5e-324, '', '../x', '/etc/passwd', [], {}, [[]], [[1, 2, 3]], { counts: [1], size: [2, 2] }, null),
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom<Task>('detect', 'segment', 'pose', 'obb', 'classify'),
+        fc.constantFrom('images', 'annotations', 'categories'),
+        fc.integer({ min: -1, max: 1 }),
+        fc.constantFrom('id', 'file_name', 'width', 'height', 'category_id', 'image_id', 'bbox', 'segmentation', 'iscrowd', 'keypoints', 'name', 'skeleton', 'flip_idx', 'area'),
+        hostile,
+        async (task, array, index, key, value) => {
+          const ds = structuredClone(base) as Record<string, unknown>;
+          // index -1: the whole array is replaced; else one field of one element.
+          if (index < 0) ds[array] = value;
+          else (ds[array] as Record<string, unknown>[])[index]![key] = value;
+          const dir = join(root, `h${n++}`);
+          writeDiceDataset(join(dir, 'in'), { ...ds, files: [{ rel: 'a.png', width: 64, height: 48 }, { rel: 'b.png', width: 64, height: 48 }] });
+          const outcome = await prepareDataset({ inputDir: join(dir, 'in'), outputDir: join(dir, 'out'), task, logger }).then(
+            (p) => p,
+            (e: unknown) => e,
+          );
+          if (outcome instanceof Error) {
+            // A TrainerError (exit 3), never a TypeError or RangeError from deep inside the converter.
+            expect(outcome).toBeInstanceOf(TrainerError);
+            expect((outcome as TrainerError).exitCode).toBe(3);
+            for (const line of (outcome as TrainerError).problems) expect(line).not.toMatch(/\n/);
+          } else {
+            for (const lines of readLabels(outcome as PreparedDataset).values()) {
+              for (const row of lines) for (const v of row.split(' ').slice(1).map(Number)) expect(v >= 0 && v <= 2).toBe(true);
+            }
+          }
+        },
+      ),
+      { numRuns: 300 },
     );
   });
 });
