@@ -11,8 +11,6 @@ import type { ArraySection, JsonFile } from './json-scan.js';
 import type { LineSink } from './line-sink.js';
 import type { ConvertTuning } from './types.js';
 
-export type { ShareRequest, ShareResult };
-
 /**
  * The worker script: compiled beside this module in the library's dist/, or emitted beside an app's bundle
  * as its own entry point (the bundle's import.meta.url is the bundle). Running from TypeScript sources
