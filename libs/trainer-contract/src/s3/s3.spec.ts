@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { Writable } from 'node:stream';
-import { GetObjectCommand, PutObjectCommand, S3Client, type S3Client as S3ClientType } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, S3Client, type S3Client as S3ClientType } from '@aws-sdk/client-s3';
 import { createLogger, type Logger } from '../log/index.js';
 import { startFaultProxy, startHostileListingProxy, startS3Server, type S3TestServer } from '../testing/s3-server.js';
 import { createCheckpointStore, createS3Client, stageDataset } from './index.js';
@@ -32,6 +32,10 @@ async function filesUnder(dir: string): Promise<string[]> {
 let server: S3TestServer;
 let client: S3ClientType;
 let work: string;
+
+async function deleteKey(key: string): Promise<void> {
+  await client.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: key }));
+}
 
 async function put(key: string, body: string | Buffer): Promise<void> {
   await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body }));
@@ -117,6 +121,13 @@ describe('stageDataset from an S3 prefix', () => {
     expect(await readFile(join(first.dir, 'img7.jpg'))).toEqual(body(7, 5007));
     // No temp files left beside the dataset.
     expect(await filesUnder(first.dir)).toHaveLength(40);
+    // An object deleted from the prefix is deleted locally too (with what the framework left beside it).
+    await deleteKey('rerun/img5.jpg');
+    await writeFile(join(first.dir, 'labels.cache'), 'left by a training run');
+    const fourth = await stageDataset(`s3://${BUCKET}/rerun/`, { workDir, env: server.env, logger: quietLogger() });
+    expect(fourth).toMatchObject({ files: 39, downloaded: 0, skipped: 39, removed: 2 });
+    expect(await filesUnder(first.dir)).toHaveLength(39);
+    expect(existsSync(join(first.dir, 'img5.jpg'))).toBe(false);
     // Progress lines are JSON with the progress object the pretty logger draws as a bar.
     const progress = lines.map((l) => JSON.parse(l) as { progress?: { done: number; total: number; unit: string } }).filter((r) => r.progress);
     expect(progress.at(-1)?.progress).toMatchObject({ done: 40, total: 40, unit: 'files' });

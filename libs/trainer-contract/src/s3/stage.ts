@@ -40,6 +40,8 @@ export interface StageResult {
   downloaded: number;
   /** Objects already present from an earlier run with the same size and ETag. */
   skipped: number;
+  /** Local files of an earlier run whose objects are gone from the prefix, removed by this run. */
+  removed?: number;
 }
 
 const MAX_PROBLEMS = 10;
@@ -198,7 +200,11 @@ export async function stageDataset(uri: string, opts: StageOptions): Promise<Sta
         opts.logger.info({ ...result, seconds: Number(seconds.toFixed(2)) }, `staged ${uri}`);
       }
     }
-    return { dir: destDir, files: planned.length, bytes: totalBytes, downloaded: result.downloaded, skipped: result.skipped };
+    // An object deleted from the prefix since an earlier run must not linger: in a YOLO-native dataset a stale
+    // image or label file would be trained on.
+    const removed = await removeStale(destDir, new Set(planned.map((p) => p.rel)));
+    if (removed) opts.logger.info({ removed }, `removed ${removed} local files whose objects are gone from ${uri}`);
+    return { dir: destDir, files: planned.length, bytes: totalBytes, downloaded: result.downloaded, skipped: result.skipped, removed };
   } finally {
     reader.close();
     client.destroy();
@@ -277,4 +283,21 @@ async function countTree(dir: string): Promise<{ files: number; bytes: number }>
     bytes += (await stat(join(e.parentPath, e.name))).size;
   }
   return { files, bytes };
+}
+
+/** Deletes the files under `dir` (ours alone: WORK_DIR/datasets/<slug>) whose relative path is not in `keep`. */
+async function removeStale(dir: string, keep: ReadonlySet<string>): Promise<number> {
+  let removed = 0;
+  const visit = async (abs: string, prefix: string): Promise<void> => {
+    for (const e of await readdir(abs, { withFileTypes: true })) {
+      const rel = prefix + e.name;
+      if (e.isDirectory()) await visit(join(abs, e.name), rel + '/');
+      else if (!keep.has(rel)) {
+        await rm(join(abs, e.name), { force: true });
+        removed++;
+      }
+    }
+  };
+  await visit(dir, '');
+  return removed;
 }
