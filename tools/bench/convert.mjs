@@ -268,8 +268,8 @@ try {
     const bytes = statSync(join(dir, 'annotations.json')).size;
     console.log(`\n[big] annotations.json ${(bytes / 1e6).toFixed(0)} MB, ${(perRep * repeat).toLocaleString('en')} polygon annotations (generated in ${fmtS(performance.now() - tg)})`);
     const our = child(['--child-convert', dir, join(root, 'out-big'), 'segment', '{}']);
-    console.log(`  ours: ${fmtS(our.ms)}, ${Math.round((perRep * repeat) / (our.ms / 1000)).toLocaleString('en')} annotations/s, peak RSS ${our.maxRssMB.toFixed(0)} MB, streamed=${our.streamed}`);
-    results.big = { jsonMB: Math.round(bytes / 1e6), annotations: perRep * repeat, ms: Math.round(our.ms), maxRssMB: Math.round(our.maxRssMB), streamed: our.streamed };
+    console.log(`  ours: ${fmtS(our.ms)}, ${Math.round((perRep * repeat) / (our.ms / 1000)).toLocaleString('en')} annotations/s, peak RSS ${our.maxRssMB.toFixed(0)} MB, streamed=${our.streamed}, annotations converted on ${our.threads} thread(s)`);
+    results.big = { jsonMB: Math.round(bytes / 1e6), annotations: perRep * repeat, ms: Math.round(our.ms), maxRssMB: Math.round(our.maxRssMB), streamed: our.streamed, annotationThreads: our.threads };
   } else {
     console.log('\n[big] skipped (set BENCH_CONVERT_BIG_MB=650 to convert a ≥600 MB annotations file with bounded memory)');
   }

@@ -8,7 +8,7 @@ import { convertBatches, type LookupTables } from './annotation-pass.js';
 import type { ShareRequest, ShareResult } from './convert-worker.js';
 import { MAX_PROBLEMS } from './dice-load.js';
 import type { ArraySection, JsonFile } from './json-scan.js';
-import type { LineSink } from './line-sink.js';
+import { SpillSink, type LineSink } from './line-sink.js';
 import type { ConvertTuning } from './types.js';
 
 /**
@@ -80,10 +80,10 @@ const MAX_WORKERS = 4;
 const MAIN_WEIGHT = 1.2;
 
 /**
- * Every annotation of `section` into label lines in `sink`, in annotation order. With enough of them (and
- * `parallel`), workers convert later ranges of batches while this thread converts the first; their lines,
- * report groups and problems are merged in range order, so the result is what one thread would produce, and
- * the first bad annotation is the one named. A worker that fails for another reason has its range converted
+ * Every annotation of `section` into label lines in `sink`, in annotation order. With enough of them, workers
+ * convert later ranges of batches while this thread converts the first; their lines (or, streamed, their bucket
+ * files), report groups and problems are merged in range order, so the result is what one thread would produce,
+ * and the first bad annotation is the one named. A worker that fails for another reason has its range converted
  * here instead.
  */
 export async function convertAnnotations(a: {
@@ -93,17 +93,18 @@ export async function convertAnnotations(a: {
   ctx: AnnotationContext & { strict: boolean };
   sink: LineSink;
   problems: string[];
-  parallel: boolean;
   tuning: ConvertTuning;
 }): Promise<{ listed: number; threads: number }> {
   const { file, section, lookups, ctx, sink, problems, tuning } = a;
+  // Streamed datasets: each part spills into bucket files of its own, read back after the earlier parts'.
+  const spill = sink instanceof SpillSink ? sink : undefined;
   const nBatches = section.batches.length;
   const bytes = section.batches.reduce((s, b) => s + (b.end - b.start), 0);
   const script = tuning.workerScript === undefined ? defaultWorkerScript() : tuning.workerScript || undefined;
   const workers = Math.min(tuning.workers ?? Math.min(MAX_WORKERS, availableParallelism() - 1), nBatches - 1);
   let bounds = [0, nBatches];
   const shares: Array<AnnotationShare | undefined> = [];
-  if (a.parallel && script && workers >= 1 && bytes >= (tuning.workerThresholdBytes ?? WORKER_THRESHOLD)) {
+  if (script && workers >= 1 && bytes >= (tuning.workerThresholdBytes ?? WORKER_THRESHOLD)) {
     bounds = splitBatches(section, [MAIN_WEIGHT, ...Array<number>(workers).fill(1)]);
     for (let w = 1; w < bounds.length - 1; w++) {
       const [fromBatch, toBatch] = [bounds[w]!, bounds[w + 1]!];
@@ -119,14 +120,14 @@ export async function convertAnnotations(a: {
         task: ctx.task,
         kpts: ctx.kpts,
         strict: ctx.strict,
-        bytesHint: Math.ceil(part * 1.25) + (1 << 16),
-        recordsHint: Math.ceil((section.count * part) / Math.max(1, bytes)) + 1024,
+        bytesHint: spill ? 0 : Math.ceil(part * 1.25) + (1 << 16),
+        recordsHint: spill ? 0 : Math.ceil((section.count * part) / Math.max(1, bytes)) + 1024,
+        spill: spill?.partLayout(w),
       });
     }
   }
   let listed = 0;
   let threads = 1;
-  const afterLine = () => sink.maybeFlush();
   try {
     for (let w = 0; w < bounds.length - 1; w++) {
       const r = shares[w] ? await shares[w]!.result() : undefined;
@@ -134,14 +135,21 @@ export async function convertAnnotations(a: {
       if (r?.ok) {
         threads++;
         listed += r.listed;
-        sink.arena.append(r);
+        if (r.spillDir) spill!.addPart(r.spillDir);
+        else if (r.lines) sink.arena.append(r.lines);
         ctx.report.merge(r.report);
         for (const p of r.problems) if (problems.length <= MAX_PROBLEMS) problems.push(p);
       } else if (r?.dataError) {
         throw new DataError(r.problems.length ? r.problems : r.message);
+      } else if (spill && w > 0) {
+        // A worker's range done here after all: into a part of its own, so the order of parts holds.
+        const part = spill.part(w);
+        listed += await convertBatches(file, section, bounds[w]!, bounds[w + 1]!, lookups, ctx, part.arena, () => part.maybeFlush(), problems);
+        part.closeFiles();
+        spill.addPart(part.dir);
       } else {
-        // This thread's own range, or a worker's that could not be done there (it failed to start, say).
-        listed += await convertBatches(file, section, bounds[w]!, bounds[w + 1]!, lookups, ctx, sink.arena, afterLine, problems);
+        // This thread's own range, or (in memory) a worker's that could not be done there.
+        listed += await convertBatches(file, section, bounds[w]!, bounds[w + 1]!, lookups, ctx, sink.arena, () => sink.maybeFlush(), problems);
       }
     }
   } catch (err) {

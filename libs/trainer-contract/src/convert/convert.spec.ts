@@ -288,6 +288,17 @@ describe('detect', () => {
     expect(tree(b.output)).toEqual(tree(a.output));
     expect(Object.keys(tree(a.output))).toHaveLength(40);
     expect(existsSync(join(b.output, '.spill'))).toBe(false);
+    // Streamed with workers, each spilling its part: the same files; and the same when a worker cannot start.
+    const workerScript = new URL('../../dist/convert/convert-worker.js', import.meta.url);
+    const streamed = { batchBytes: 64, spillThresholdBytes: 0, spillBucketBytes: 1000, workerThresholdBytes: 0, workers: 2 };
+    const c = await convert(fx, 'detect', { tuning: { ...streamed, workerScript } });
+    expect(c.prepared.report).toMatchObject({ streamed: true, annotationThreads: 3 });
+    expect(tree(c.output)).toEqual(tree(a.output));
+    expect(existsSync(join(c.output, '.spill'))).toBe(false);
+    const d = await convert(fx, 'detect', { tuning: { ...streamed, workerScript: join(root, 'missing-worker.js') } });
+    expect(d.prepared.report).toMatchObject({ streamed: true, annotationThreads: 1 });
+    expect(tree(d.output)).toEqual(tree(a.output));
+    expect(JSON.stringify(c.prepared.report.dropped)).toBe(JSON.stringify(a.prepared.report.dropped));
   });
 
   it('creates label files from a helper thread with the same bytes as the main thread alone', async () => {

@@ -154,14 +154,14 @@ export async function writeLabelDataset(
   try {
     if (annSection) {
       const lookups: LookupTables = { idToIdx: images.idToIdx, target: images.target, ok: images.ok, width: images.width, height: images.height, rel: images.rel, catIndex };
-      ({ listed, threads } = await convertAnnotations({ file, section: annSection, lookups, ctx: { ...ctx, strict }, sink, problems, parallel: !streamed, tuning: opts.tuning }));
+      ({ listed, threads } = await convertAnnotations({ file, section: annSection, lookups, ctx: { ...ctx, strict }, sink, problems, tuning: opts.tuning }));
     }
     await file.close();
     strictFail(problems);
   } catch (err) {
     // Nothing half-made stays behind for a conversion that failed on its data.
     await labelFiles.close();
-    for (const root of splitRoot) rmSync(root, { recursive: true, force: true });
+    for (const root of [...splitRoot, join(outputDir, '.spill')]) rmSync(root, { recursive: true, force: true });
     throw err;
   }
 

@@ -1,4 +1,4 @@
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { LineArena, groupByImage, type ImageLines } from './arena.js';
 
@@ -43,14 +43,16 @@ export class SpillSink implements LineSink {
   private readonly perBucket: number;
   private readonly buckets: number;
   private readonly fds: (number | undefined)[];
+  /** Folders of later parts' bucket files (a worker's, say), read after ours in this order. */
+  private readonly parts: string[] = [];
 
   constructor(
     private readonly count: number,
-    buckets: number,
-    private readonly dir: string,
+    private readonly requestedBuckets: number,
+    readonly dir: string,
     private readonly flushBytes = 8 << 20,
   ) {
-    const n = Math.max(1, Math.min(buckets, count));
+    const n = Math.max(1, Math.min(requestedBuckets, count));
     this.perBucket = Math.max(1, Math.ceil(count / n));
     this.buckets = Math.max(1, Math.ceil(count / this.perBucket));
     this.fds = new Array(this.buckets);
@@ -59,6 +61,32 @@ export class SpillSink implements LineSink {
 
   maybeFlush(): void {
     if (this.arena.pos >= this.flushBytes) this.flush();
+  }
+
+  /** The layout a sink for part `w` must have for its buckets to line up with ours (see addPart). */
+  partLayout(w: number): { count: number; buckets: number; dir: string } {
+    return { count: this.count, buckets: this.requestedBuckets, dir: join(this.dir, `part-${w}`) };
+  }
+
+  /** A sink for part `w`, spilling beside ours. */
+  part(w: number): SpillSink {
+    const l = this.partLayout(w);
+    return new SpillSink(l.count, l.buckets, l.dir, this.flushBytes);
+  }
+
+  /** Writes out what is left and closes the bucket files, leaving them for another sink's addPart. */
+  closeFiles(): void {
+    this.flush();
+    for (let b = 0; b < this.buckets; b++) {
+      const fd = this.fds[b];
+      if (fd !== undefined) closeSync(fd);
+      this.fds[b] = undefined;
+    }
+  }
+
+  /** Adds a later part's bucket files: its lines come after ours (and earlier parts') for every image. */
+  addPart(dir: string): void {
+    this.parts.push(dir);
   }
 
   /** Moves the arena's records to their buckets: [image, class, length] as int32 then the line's bytes. */
@@ -103,15 +131,20 @@ export class SpillSink implements LineSink {
         if (fd !== undefined) {
           closeSync(fd);
           this.fds[b] = undefined;
-          const path = join(this.dir, `bucket-${b}`);
-          const data = readFileSync(path);
+        }
+        const chunks: Buffer[] = [];
+        for (const dir of [this.dir, ...this.parts]) {
+          const path = join(dir, `bucket-${b}`);
+          if (!existsSync(path)) continue;
+          chunks.push(readFileSync(path));
           rmSync(path);
-          view.bytes = data;
-          for (let p = 0; p < data.length; ) {
-            const len = data.readInt32LE(p + 8);
-            view.push(data.readInt32LE(p), data.readInt32LE(p + 4), p + HEADER, len);
-            p += HEADER + len;
-          }
+        }
+        const data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+        view.bytes = data;
+        for (let p = 0; p < data.length; ) {
+          const len = data.readInt32LE(p + 8);
+          view.push(data.readInt32LE(p), data.readInt32LE(p + 4), p + HEADER, len);
+          p += HEADER + len;
         }
         await groupByImage(view, from, to, emit);
       }
