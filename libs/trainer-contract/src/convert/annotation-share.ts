@@ -16,7 +16,7 @@ import type { ConvertTuning } from './types.js';
  * as its own entry point (the bundle's import.meta.url is the bundle). Running from TypeScript sources
  * there is none, and the converter stays on one thread.
  */
-export function defaultWorkerScript(): URL | undefined {
+function defaultWorkerScript(): URL | undefined {
   const url = new URL('./convert-worker.js', import.meta.url);
   return url.protocol === 'file:' && existsSync(fileURLToPath(url)) ? url : undefined;
 }
@@ -25,7 +25,7 @@ export function defaultWorkerScript(): URL | undefined {
  * Cuts the batches into consecutive parts whose byte sizes follow `weights`; returns the k+1 boundaries.
  * The main thread takes the first part, so merging the parts in order keeps annotation order.
  */
-export function splitBatches(section: ArraySection, weights: readonly number[]): number[] {
+function splitBatches(section: ArraySection, weights: readonly number[]): number[] {
   const total = section.batches.reduce((s, b) => s + (b.end - b.start), 0);
   const sum = weights.reduce((a, b) => a + b, 0);
   const bounds = [0];
@@ -45,7 +45,7 @@ export function splitBatches(section: ArraySection, weights: readonly number[]):
 }
 
 /** One worker converting batches [fromBatch, toBatch) while the main thread converts others. */
-export class AnnotationShare {
+class AnnotationShare {
   private readonly worker: Worker;
   private readonly done: Promise<ShareResult>;
 

@@ -90,7 +90,7 @@ function withRotation(size: { width: number; height: number } | undefined): { wi
 }
 
 /** The Orientation tag (0x0112) of IFD0 in an APP1 `Exif` payload; 0 when absent or unreadable. */
-export function exifOrientation(app1: Buffer): number {
+function exifOrientation(app1: Buffer): number {
   if (app1.length < 14 || app1.toString('latin1', 0, 6) !== 'Exif\0\0') return 0;
   const tiff = app1.subarray(6);
   const order = tiff.toString('latin1', 0, 2);

@@ -108,28 +108,10 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PreparedData
       };
     }
     const ds = await loadDataset({ inputDir, outputDir, task: opts.task, strict, report, batchBytes: tuning.batchBytes ?? 1 << 20 });
-    try {
-      if (opts.task === 'classify') {
-        const r = await writeClassifyDataset(ds, { outputDir, split, strict, report, tuning });
-        return {
-          root: outputDir,
-          task: opts.task,
-          classes: r.classes,
-          format: fmt,
-          report: base({
-            streamed: false,
-            images: { listed: ds.images.count, used: r.used },
-            annotations: { listed: r.listed, kept: r.kept },
-            splits: r.splits,
-            classes: r.classCounts,
-            imageLayout: r.imageLayout,
-            filesWritten: r.filesWritten,
-          }),
-        };
-      }
-      const r = await writeLabelDataset(ds, { outputDir, task: opts.task, split, strict, report, tuning });
-      const rep = base({
-        streamed: r.streamed,
+    /** The report of a converted dataset: the same counts whichever writer made it. */
+    const converted = (r: { used: number; listed: number; kept: number; splits: ConversionReport['splits']; classCounts: ConversionReport['classes']; imageLayout: string; filesWritten: number; streamed?: boolean }) =>
+      base({
+        streamed: r.streamed ?? false,
         images: { listed: ds.images.count, used: r.used },
         annotations: { listed: r.listed, kept: r.kept },
         splits: r.splits,
@@ -137,6 +119,13 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PreparedData
         imageLayout: r.imageLayout,
         filesWritten: r.filesWritten,
       });
+    try {
+      if (opts.task === 'classify') {
+        const r = await writeClassifyDataset(ds, { outputDir, split, strict, report, tuning });
+        return { root: outputDir, task: opts.task, classes: r.classes, format: fmt, report: converted(r) };
+      }
+      const r = await writeLabelDataset(ds, { outputDir, task: opts.task, split, strict, report, tuning });
+      const rep = converted(r);
       rep.writeMs = r.writeMs;
       rep.annotationThreads = r.annotationThreads;
       if (r.pose) rep.flipIdx = { value: r.pose.flipIdx, source: r.pose.flipSource };
