@@ -1,3 +1,4 @@
+export * from './domain/index.js';
 export * from './errors/index.js';
 export * from './log/index.js';
 export * from './config/index.js';

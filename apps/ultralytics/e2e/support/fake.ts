@@ -59,5 +59,6 @@ export function preparedDataset(task: Task, ds: { root: string; dataYaml?: strin
     classes: [],
     report: {} as TrainContext['dataset']['report'],
     format: 'yolo',
+    source: 'yolo',
   } as TrainContext['dataset'];
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { TASKS } from '../lifecycle/types.js';
+import { TASKS } from '../domain/index.js';
 import { ConfigError } from '../errors/index.js';
 import { closest } from './suggest.js';
 import { splitConfigSchema } from '../convert/index.js';

@@ -7,7 +7,7 @@ import { DataError, DataUnavailableError, ConfigError, TrainerError } from '../e
 import { createLogger } from '../log/index.js';
 import { prepareDataset, summarizeReport, inferTaskFromModelName, splitConfigSchema, type PreparedDataset } from './index.js';
 import { writeDiceDataset, jpegHeaderBytes, type DiceFixture } from './fixtures.js';
-import type { Task } from '../lifecycle/types.js';
+import type { Task } from '../domain/index.js';
 import type { ConvertTuning } from './types.js';
 
 const logger = createLogger({ level: 'silent' });

@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, TrainerError, toTrainerError, type ExitCode } from '../errors/index.js';
 import { createLogger, type LogLevel } from '../log/index.js';
-import { TASKS, type Task } from '../lifecycle/types.js';
+import { TASKS, type Task } from '../domain/index.js';
 import { parseSplitConfig, prepareDataset } from './prepare.js';
 
 const HELP = `Usage: dice2yolo --input DIR --output DIR [options]

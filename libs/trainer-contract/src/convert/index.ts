@@ -1,15 +1,14 @@
 export type {
-  ClassEntry,
   ClassCounts,
   ConversionReport,
   ConvertTuning,
-  DatasetFormat,
+  CocoSplitFiles,
+  ImageFolderSplits,
   PreparedDataset,
   PrepareOptions,
   ReportGroup,
   SplitConfig,
   SplitCounts,
-  SplitName,
 } from './types.js';
 export { prepareDataset, parseSplitConfig } from './prepare.js';
 export { summarizeReport, REASONS } from './report.js';

@@ -8,7 +8,7 @@ import { loadDataset } from './dice-load.js';
 import { findYoloYaml, isImageFolder, passthroughImageFolder, passthroughYolo } from './passthrough.js';
 import { ReportBuilder, summarizeReport } from './report.js';
 import { splitConfigSchema, type ParsedSplitConfig } from './split.js';
-import type { ConversionReport, DatasetFormat, PrepareOptions, PreparedDataset, SplitConfig } from './types.js';
+import type { ConversionReport, DatasetFormat, PrepareOptions, PreparedDataset, SourceFormat, SplitConfig } from './types.js';
 
 const MARKER = '.dice2yolo';
 
@@ -35,11 +35,15 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PreparedData
   const strict = opts.strict ?? false;
   const report = new ReportBuilder();
   const log = opts.logger;
+  const target: DatasetFormat = opts.format ?? 'yolo';
+  if (target !== 'yolo' && !(target === 'imagefolder' && opts.task === 'classify')) {
+    throw new ConfigError(`dataset format ${target} is not available for task ${opts.task}`);
+  }
 
   if (!existsSync(inputDir) || !statSync(inputDir).isDirectory()) {
     throw new DataUnavailableError(`dataset directory ${inputDir} does not exist`);
   }
-  let format: DatasetFormat;
+  let format: SourceFormat;
   const annotations = join(inputDir, 'annotations.json');
   const yoloYaml = existsSync(annotations) ? undefined : findYoloYaml(inputDir);
   if (existsSync(annotations)) {
@@ -75,9 +79,10 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PreparedData
   for (const line of summarizeReport(result.report).split('\n')) log.info(line);
   return result;
 
-  async function convert(fmt: DatasetFormat, yamlPath: string | undefined): Promise<PreparedDataset> {
-    const base = (partial: Omit<ConversionReport, 'format' | 'task' | 'input' | 'output' | 'dropped' | 'repaired' | 'notes' | 'durationMs'>): ConversionReport => ({
+  async function convert(fmt: SourceFormat, yamlPath: string | undefined): Promise<PreparedDataset> {
+    const base = (partial: Omit<ConversionReport, 'format' | 'target' | 'task' | 'input' | 'output' | 'dropped' | 'repaired' | 'notes' | 'durationMs'>): ConversionReport => ({
       format: fmt,
+      target,
       task: opts.task,
       input: inputDir,
       output: outputDir,
@@ -95,7 +100,9 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PreparedData
         dataYaml: r.dataYaml,
         classes: r.classes,
         kptShape: r.kptShape,
-        format: fmt,
+        format: target,
+        source: fmt,
+        ...(opts.task === 'classify' ? { imageFolder: imageFolderSplits(r.root) } : {}),
         report: base({
           streamed: false,
           images: { listed: r.listed, used: r.listed },
@@ -122,7 +129,7 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PreparedData
     try {
       if (opts.task === 'classify') {
         const r = await writeClassifyDataset(ds, { outputDir, split, strict, report, tuning });
-        return { root: outputDir, task: opts.task, classes: r.classes, format: fmt, report: converted(r) };
+        return { root: outputDir, task: opts.task, classes: r.classes, format: target, source: fmt, imageFolder: imageFolderSplits(outputDir), report: converted(r) };
       }
       const r = await writeLabelDataset(ds, { outputDir, task: opts.task, split, strict, report, tuning });
       const rep = converted(r);
@@ -135,13 +142,19 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PreparedData
         dataYaml: r.dataYaml,
         classes: ds.classes,
         kptShape: r.pose ? [r.pose.kpts, 3] : undefined,
-        format: fmt,
+        format: target,
+        source: fmt,
         report: rep,
       };
     } finally {
       await ds.file.close().catch(() => undefined);
     }
   }
+}
+
+function imageFolderSplits(root: string): NonNullable<PreparedDataset['imageFolder']> {
+  const test = join(root, 'test');
+  return { train: join(root, 'train'), val: join(root, 'val'), ...(existsSync(test) ? { test } : {}) };
 }
 
 /** The output folder is ours alone: created if missing, cleared if an earlier run of ours left it, else refused. */

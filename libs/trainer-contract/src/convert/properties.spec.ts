@@ -7,7 +7,7 @@ import { TrainerError } from '../errors/index.js';
 import { createLogger } from '../log/index.js';
 import { prepareDataset, type PreparedDataset } from './index.js';
 import { writeDiceDataset } from './fixtures.js';
-import type { Task } from '../lifecycle/types.js';
+import type { Task } from '../domain/index.js';
 
 const logger = createLogger({ level: 'silent' });
 let root: string;

@@ -1,17 +1,7 @@
-import type { Task } from '../lifecycle/types.js';
+import type { ClassEntry, DatasetFormat, SourceFormat, SplitName, Task } from '../domain/index.js';
 import type { Logger } from '../log/index.js';
 
-export type { Task };
-
-export type SplitName = 'train' | 'val' | 'test';
-export type DatasetFormat = 'diceformat' | 'yolo' | 'imagefolder';
-
-/** One class of the trained model: its index in the model's output, and the DICE category it stands for. */
-export interface ClassEntry {
-  index: number;
-  id: number;
-  name: string;
-}
+export type { ClassEntry, DatasetFormat, SourceFormat, SplitName, Task };
 
 export interface SplitConfig {
   splits?: Record<string, SplitName>;
@@ -41,7 +31,10 @@ export interface ClassCounts extends ClassEntry {
 }
 
 export interface ConversionReport {
-  format: DatasetFormat;
+  /** The layout the dataset arrived in. */
+  format: SourceFormat;
+  /** The layout written for the framework. */
+  target: DatasetFormat;
   task: Task;
   input: string;
   output: string;
@@ -72,21 +65,45 @@ export interface ConversionReport {
   durationMs: number;
 }
 
+/** The `coco` layout: one COCO JSON file per split, every `file_name` an absolute path to an existing image. */
+export interface CocoSplitFiles {
+  train: string;
+  val: string;
+  test?: string;
+}
+
+/** The `imagefolder` layout: `<split>/<class name>/<image>` trees. */
+export interface ImageFolderSplits {
+  train: string;
+  val: string;
+  test?: string;
+}
+
 export interface PreparedDataset {
-  /** Directory the framework is pointed at: data.yaml's folder, or the classify root. */
+  /** Directory the framework is pointed at: data.yaml's folder, the classify root, or the COCO files' folder. */
   root: string;
   task: Task;
+  /** The layout written for the framework (what the driver asked for). */
+  format: DatasetFormat;
+  /** The layout the dataset arrived in. */
+  source: SourceFormat;
+  /** `yolo` detect/segment/pose/obb only. */
   dataYaml?: string;
+  /** `coco` only. */
+  coco?: CocoSplitFiles;
+  /** `imagefolder`, and `yolo` classify (the same tree). */
+  imageFolder?: ImageFolderSplits;
   classes: ClassEntry[];
   report: ConversionReport;
   kptShape?: [number, number];
-  format: DatasetFormat;
 }
 
 export interface PrepareOptions {
   inputDir: string;
   outputDir: string;
   task: Task;
+  /** The layout the framework reads (default `yolo`). */
+  format?: DatasetFormat;
   splitConfig?: SplitConfig;
   /** Dangling references (unknown image or category ids, missing image files) become data errors. */
   strict?: boolean;

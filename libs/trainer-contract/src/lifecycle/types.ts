@@ -2,9 +2,9 @@ import type { z } from 'zod';
 import type { Logger } from '../log/index.js';
 import type { CommonConfig } from '../config/index.js';
 import type { PreparedDataset } from '../convert/index.js';
+import type { Task } from '../domain/index.js';
 
-export type Task = 'detect' | 'segment' | 'pose' | 'classify' | 'obb';
-export const TASKS: readonly Task[] = ['detect', 'segment', 'pose', 'classify', 'obb'];
+export type { Task };
 
 /** One finished epoch, as a driver reports it (1-based epoch). */
 export interface EpochEndEvent {

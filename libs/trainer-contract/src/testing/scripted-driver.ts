@@ -4,7 +4,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { defineConfig } from '../config/index.js';
 import { InterruptedError, ModelUnavailableError, TrainingFailedError } from '../errors/index.js';
-import type { Task, TrainerDriver } from '../lifecycle/types.js';
+import type { Task } from '../domain/index.js';
+import type { TrainerDriver } from '../lifecycle/types.js';
 
 export const scriptedConfigSchema = defineConfig(
   { lr0: z.number().gt(0).max(10).default(0.01), optimizer: z.enum(['SGD', 'Adam', 'AdamW', 'auto']).default('auto') },
