@@ -91,8 +91,11 @@ suite(`real Ultralytics ${probe.version ?? ''} (${python})`, () => {
     expect(readFileSync(join(result.saveDir, 'results.csv'), 'utf8').split('\n')[0]).toBe(
       'epoch,time,train/box_loss,train/cls_loss,train/dfl_loss,metrics/precision(B),metrics/recall(B),metrics/mAP50(B),metrics/mAP50-95(B),val/box_loss,val/cls_loss,val/dfl_loss,lr/pg0,lr/pg1,lr/pg2',
     );
-    const settings = JSON.parse(readFileSync(join(r.workDir, 'yolo-config', 'settings.json'), 'utf8'));
-    for (const k of ['mlflow', 'wandb', 'comet', 'clearml', 'dvc', 'hub', 'neptune', 'raytune', 'tensorboard', 'sync']) expect(settings[k]).toBe(false);
+    // Ultralytics 8.4 keeps its settings one folder down (YOLO_CONFIG_DIR/Ultralytics), 8.3 in YOLO_CONFIG_DIR.
+    const settingsFile = ['Ultralytics/settings.json', 'settings.json'].map((f) => join(r.workDir, 'yolo-config', f)).find((f) => existsSync(f))!;
+    const settings = JSON.parse(readFileSync(settingsFile, 'utf8'));
+    // 8.4 dropped the hub and neptune settings: absent or off.
+    for (const k of ['mlflow', 'wandb', 'comet', 'clearml', 'dvc', 'hub', 'neptune', 'raytune', 'tensorboard', 'sync']) expect(settings[k] ?? false).toBe(false);
     // No model or font was fetched: the yaml builds from scratch and the font came from the system.
     expect(existsSync(join(r.workDir, 'weights'))).toBe(false);
     expect(r.lines.join('')).not.toMatch(/Downloading https?:/);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineConfig } from '@trainers/trainer-contract';
+import { defineConfig, imgszSchema } from '@trainers/trainer-contract';
 
 const fraction = (def: number, what: string) => z.number().min(0).max(1).default(def).describe(what);
 const gain = (def: number, what: string) => z.number().min(0).max(1000).default(def).describe(what);
@@ -9,6 +9,12 @@ const gain = (def: number, what: string) => z.number().min(0).max(1000).default(
  * Keys Ultralytics removed (e.g. `label_smoothing`) are absent on purpose: Ultralytics rejects them.
  */
 export const ultralyticsConfigShape = {
+  // Common keys with Ultralytics' own meaning: AutoBatch, and its 640 default.
+  batch: z
+    .union([z.number().int().min(1).max(65_536), z.literal(-1), z.number().gt(0).lt(1)])
+    .default(16)
+    .describe('images per batch; -1 picks one automatically, a fraction in (0,1) targets that share of GPU memory'),
+  imgsz: imgszSchema(640),
   // Optimisation
   lr0: fraction(0.01, 'initial learning rate (SGD 1e-2, Adam 1e-3)'),
   lrf: fraction(0.01, 'final learning rate as a fraction of lr0'),
@@ -96,7 +102,7 @@ export const ULTRALYTICS_OWNED_KEYS: Record<string, string> = {
 export const ultralyticsConfigSchema = defineConfig(ultralyticsConfigShape, { ownedKeys: ULTRALYTICS_OWNED_KEYS });
 export type UltralyticsConfig = z.output<typeof ultralyticsConfigSchema>;
 
-const COMMON_TRAIN_KEYS = ['epochs', 'batch', 'imgsz', 'device'] as const;
+const COMMON_TRAIN_KEYS = ['epochs', 'device'] as const;
 
 /** The config → `model.train(**kwargs)` (only Ultralytics' own keys; `device: auto` left to Ultralytics). */
 export function toUltralyticsArgs(config: Record<string, unknown>): Record<string, unknown> {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import {
+  bridgeRuntimeDir,
   createLogger,
   InterruptedError,
   ModelUnavailableError,
@@ -16,7 +17,7 @@ import {
   type TrainResult,
 } from '@trainers/trainer-contract';
 import { failureOf } from '@trainers/trainer-contract/testing';
-import { childEnv, createUltralyticsDriver } from './driver.js';
+import { createUltralyticsDriver } from './driver.js';
 import { ultralyticsConfigSchema } from './config.js';
 import { FAKE_ULTRALYTICS_PATH, SYSTEM_PYTHON, makeFakeDataset, preparedDataset, readFakeCheckpoint } from '../e2e/support/fake.js';
 
@@ -269,11 +270,34 @@ describe('preflight', () => {
 });
 
 describe('childEnv', () => {
-  it('hands Python no credentials and pins the offline switches into WORK_DIR', () => {
-    const env = childEnv(
-      { PATH: '/bin', AWS_SECRET_ACCESS_KEY: 's', AWS_ACCESS_KEY_ID: 'a', MLFLOW_TRACKING_URI: 'http://m', CALLBACK_SECRET: 'c', S3_ENDPOINT: 'e', PYTHONPATH: '/p', CUDA_VISIBLE_DEVICES: '0' },
+  it('hands Python no credentials, puts the runtime on PYTHONPATH and pins the offline switches into WORK_DIR', () => {
+    const env = createUltralyticsDriver().childEnv(
+      { PATH: '/bin', AWS_SECRET_ACCESS_KEY: 's', AWS_ACCESS_KEY_ID: 'a', MLFLOW_TRACKING_URI: 'http://m', CALLBACK_SECRET: 'c', S3_ENDPOINT: 'e', ULTRALYTICS_API_KEY: 'k', PYTHONPATH: '/p', CUDA_VISIBLE_DEVICES: '0' },
       '/work',
     );
-    expect(env).toEqual({ PATH: '/bin', PYTHONPATH: '/p', CUDA_VISIBLE_DEVICES: '0', YOLO_CONFIG_DIR: '/work/yolo-config', YOLO_OFFLINE: 'True', YOLO_AUTOINSTALL: 'False', MPLCONFIGDIR: '/work/mpl-config' });
+    expect(env).toEqual({
+      PATH: '/bin',
+      PYTHONPATH: `${bridgeRuntimeDir()}:/p`,
+      CUDA_VISIBLE_DEVICES: '0',
+      YOLO_CONFIG_DIR: '/work/yolo-config',
+      YOLO_OFFLINE: 'True',
+      YOLO_AUTOINSTALL: 'False',
+      XDG_CACHE_HOME: '/work/cache',
+      HF_HOME: '/work/cache/huggingface',
+      TORCH_HOME: '/work/cache/torch',
+      MPLCONFIGDIR: '/work/cache/matplotlib',
+    });
+  });
+});
+
+describe('--describe', () => {
+  it('names the framework, its tested range, tasks, formats, metrics and checkpoints', () => {
+    const d = createUltralyticsDriver().describe();
+    expect(d.framework).toEqual({ name: 'ultralytics', module: 'ultralytics', tested_range: '>=8.4.0,<8.5', pinned: '8.4.190' });
+    expect(d.tasks).toEqual(['detect', 'segment', 'pose', 'classify', 'obb']);
+    expect(d.dataset_formats).toEqual({ detect: 'yolo', segment: 'yolo', pose: 'yolo', classify: 'yolo', obb: 'yolo' });
+    expect(d.metrics['detect']).toEqual(expect.arrayContaining(['loss', 'mAP50', 'mAP50-95', 'precision', 'recall']));
+    expect(d.default_primary_metric).toMatchObject({ detect: 'mAP50-95', segment: 'mAP50-95(M)', classify: 'accuracy_top1' });
+    expect(d.checkpoints).toEqual({ best: 'best.pt', last: 'last.pt' });
   });
 });

@@ -1,6 +1,11 @@
 import { describe, it, expect } from '@jest/globals';
-import { ConfigError } from '@trainers/trainer-contract';
-import { canonicalMetrics, checkPrimaryMetric, defaultPrimaryMetric } from './metrics.js';
+import { ConfigError, parseConfigObject } from '@trainers/trainer-contract';
+import { canonicalMetrics, defaultPrimaryMetric } from './metrics.js';
+import { createUltralyticsDriver } from './driver.js';
+import { ultralyticsConfigSchema } from './config.js';
+
+const checkPrimaryMetric = (task: 'detect' | 'segment' | 'classify', primary: string) =>
+  createUltralyticsDriver().resolveTask({ detect: 'yolov8n', segment: 'yolov8n-seg', classify: 'yolov8n-cls' }[task], parseConfigObject(ultralyticsConfigSchema, { primary_metric: primary }));
 
 describe('canonicalMetrics', () => {
   it('maps detect keys (verbatim from Ultralytics 8.3.186)', () => {

@@ -1,4 +1,4 @@
-import { ConfigError, type Task } from '@trainers/trainer-contract';
+import type { Task } from '@trainers/trainer-contract';
 
 /** `metrics/mAP50(B)` → `mAP50`; the mask (M) and pose (P) heads keep their suffix. */
 const HEAD_SUFFIX: Record<string, string> = { B: '', M: '(M)', P: '(P)' };
@@ -30,7 +30,7 @@ export function canonicalMetricNames(task: Task): string[] {
 }
 
 /** Ultralytics' raw keys → the contract's canonical keys. `loss`/`val_loss` are the sums of the parts. */
-export function canonicalMetrics(task: Task, raw: Record<string, number>): Record<string, number> {
+export function canonicalMetrics(_task: Task, raw: Record<string, number>): Record<string, number> {
   const out: Record<string, number> = {};
   let train: number | undefined;
   let val: number | undefined;
@@ -61,21 +61,11 @@ export function canonicalMetrics(task: Task, raw: Record<string, number>): Recor
   }
   if (train !== undefined) out['loss'] = round(train);
   if (val !== undefined) out['val_loss'] = round(val);
-  void task;
   return out;
 }
 
 export function defaultPrimaryMetric(task: Task): string {
   return DEFAULT_PRIMARY_METRIC[task];
-}
-
-/** A `primary_metric` the task never reports is a config error, caught before any download. */
-export function checkPrimaryMetric(task: Task, primary: string | undefined): void {
-  if (primary === undefined) return;
-  const names = canonicalMetricNames(task);
-  if (!names.includes(primary)) {
-    throw new ConfigError(`config.primary_metric: "${primary}" is not reported for ${task}; choose one of ${names.join(', ')}`);
-  }
 }
 
 function round(x: number): number {

@@ -38,6 +38,12 @@ export const trainEndEventSchema = z.object({
   last: z.string().nullable().optional(),
 });
 
+/** A liveness signal from inside an epoch (throttled by the runtime), for the stall watchdog. */
+export const heartbeatEventSchema = z.object({
+  event: z.literal('heartbeat'),
+  step: z.number().int().min(0),
+});
+
 export const errorEventSchema = z.object({
   event: z.literal('error'),
   type: z.string(),
@@ -50,6 +56,7 @@ export const bridgeEventSchema = z.discriminatedUnion('event', [
   epochEndEventSchema,
   checkpointEventSchema,
   trainEndEventSchema,
+  heartbeatEventSchema,
   errorEventSchema,
 ]);
 
@@ -58,6 +65,7 @@ export type TrainStartBridgeEvent = z.output<typeof trainStartEventSchema>;
 export type EpochEndBridgeEvent = z.output<typeof epochEndEventSchema>;
 export type CheckpointBridgeEvent = z.output<typeof checkpointEventSchema>;
 export type TrainEndBridgeEvent = z.output<typeof trainEndEventSchema>;
+export type HeartbeatBridgeEvent = z.output<typeof heartbeatEventSchema>;
 export type ErrorBridgeEvent = z.output<typeof errorEventSchema>;
 
 /** One fd-3 line → an event, or the reason it is not one. */

@@ -26,7 +26,8 @@ export type SchemaKind = (typeof SCHEMA_KINDS)[number];
 export type CliOutcome =
   | { kind: 'run'; args: TrainerArgs }
   | { kind: 'exit'; code: number; output: string }
-  | { kind: 'schema'; which: SchemaKind };
+  | { kind: 'schema'; which: SchemaKind }
+  | { kind: 'describe' };
 
 interface FlagSpec {
   env?: string;
@@ -48,6 +49,7 @@ const FLAGS: Record<string, FlagSpec> = {
   config: { env: 'CONFIG', describe: 'Training config: inline JSON, or @path/to/config.json', type: 'string' },
   'log-level': { env: 'LOG_LEVEL', describe: `Log level: ${LOG_LEVELS.join(', ')} (case-insensitive)`, type: 'string' },
   'print-schema': { describe: `Print a JSON Schema and exit: ${SCHEMA_KINDS.join(', ')}`, type: 'string' },
+  describe: { describe: 'Print what this trainer accepts (framework, tasks, dataset formats, metrics, config schema) as JSON and exit', type: 'boolean' },
   'validate-only': { describe: 'Stage and convert the dataset, check config and model, print the plan, then exit', type: 'boolean' },
   'work-dir': { env: 'WORK_DIR', describe: 'Scratch directory (default: a new temp dir)', type: 'string' },
   'output-dir': { env: 'OUTPUT_DIR', describe: 'Where checkpoints go when S3_BUCKET is unset (default: ./outputs/<job-id>)', type: 'string' },
@@ -92,6 +94,7 @@ export async function parseTrainerArgs(
   });
   if (parsed['help'] || parsed['version']) return { kind: 'exit', code: 0, output };
   if (error) throw new ConfigError(`flags: ${error.message}`);
+  if (parsed['describe'] === true) return { kind: 'describe' };
   if (parsed['print-schema'] !== undefined) {
     const which = String(parsed['print-schema']);
     if (!(SCHEMA_KINDS as readonly string[]).includes(which)) throw new ConfigError(`--print-schema: expected one of ${SCHEMA_KINDS.join(', ')}, got "${which}"`);

@@ -3,6 +3,7 @@ export {
   commonConfigSchema,
   configJsonSchema,
   defineConfig,
+  imgszSchema,
   formatConfigIssues,
   parseConfigObject,
   parseConfigText,

@@ -9,16 +9,22 @@ export type SplitConfig = z.output<typeof splitConfigSchema>;
 
 const DEVICE = /^(auto|cpu|mps|cuda(:\d+)?|\d+(,\d+)*)$/;
 
-/** Keys every trainer accepts (the seed's, plus the contract's additions). */
+const SIDE = z.number().int().min(32).max(8192);
+
+/** `imgsz`: one side, or `[h, w]`. Apps pick the default their framework uses (Ultralytics 640, timm 224, …). */
+export function imgszSchema(def?: number) {
+  const schema = z.union([SIDE, z.tuple([SIDE, SIDE])]);
+  return def === undefined ? schema.optional() : schema.default(def);
+}
+
+/**
+ * Keys every trainer accepts (the seed's, plus the contract's additions), in the meaning every framework shares.
+ * An app narrows or widens one by naming it again in defineConfig (Ultralytics: `batch: -1` for AutoBatch, imgsz 640).
+ */
 export const commonConfigShape = {
   epochs: z.number().int().min(1).max(100_000).default(100),
-  batch: z
-    .union([z.number().int().min(1).max(65_536), z.literal(-1), z.number().gt(0).lt(1)])
-    .default(16)
-    .describe('images per batch; -1 picks one automatically, a fraction in (0,1) targets that share of GPU memory'),
-  imgsz: z
-    .union([z.number().int().min(32).max(8192), z.tuple([z.number().int().min(32).max(8192), z.number().int().min(32).max(8192)])])
-    .default(640),
+  batch: z.number().int().min(1).max(65_536).default(16).describe('images per batch'),
+  imgsz: imgszSchema(),
   device: z
     .union([z.string().regex(DEVICE, 'expected auto, cpu, mps, cuda:N, a GPU index like 0, or a list like 0,1'), z.number().int().min(0)])
     .default('auto'),

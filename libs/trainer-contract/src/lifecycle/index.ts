@@ -1,4 +1,5 @@
-export { runTrainerCli, schemaFor, type RunIo } from './run.js';
+export { runTrainerCli, type RunIo } from './run.js';
+export { CONTRACT_VERSION, describeTrainer, schemaFor, type TrainerDescription } from './describe.js';
 export type { LifecycleServices, OutputStore, RunTracker } from './services.js';
-export { type CheckpointEvent, type EpochEndEvent, type PreflightContext, type TrainContext, type TrainerDriver, type TrainResult } from './types.js';
+export { type CheckpointEvent, type DriverDescription, type EpochEndEvent, type PreflightContext, type TrainContext, type TrainerDriver, type TrainResult } from './types.js';
 export { abortOnSignals } from './signals.js';

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { parseTrainerArgs, type TrainerArgs } from '../cli/index.js';
-import { configJsonSchema, parseConfigText, type CommonConfig } from '../config/index.js';
+import { parseConfigText, type CommonConfig } from '../config/index.js';
 import {
   callbackErrorCode,
   CheckpointUploadError,
@@ -15,11 +15,10 @@ import {
 } from '../errors/index.js';
 import { configureRedaction, createLogger, redact, type Logger } from '../log/index.js';
 import { createCallbackClient, finiteOrNull, jobIdForPayload, type CallbackClient } from '../callbacks/index.js';
-import { callbackJsonSchemas } from '../callbacks/json-schema.js';
-import type { SchemaKind } from '../cli/index.js';
 import type { PreparedDataset } from '../convert/index.js';
 import type { LifecycleServices, OutputStore, RunTracker } from './services.js';
 import type { EpochEndEvent, Task, TrainerDriver, TrainResult } from './types.js';
+import { describeTrainer, schemaFor } from './describe.js';
 import { abortOnSignals } from './signals.js';
 import { writeTerminationLog } from './termination.js';
 import { CheckpointUploader } from './uploads.js';
@@ -71,6 +70,10 @@ export async function runTrainerCli<C extends CommonConfig>(
     const outcome = await parseTrainerArgs(argv, { env, scriptName, version: driver.version });
     if (outcome.kind === 'schema') {
       stdout.write(JSON.stringify(schemaFor(driver as unknown as TrainerDriver, outcome.which), null, 2) + '\n');
+      return ExitCode.OK;
+    }
+    if (outcome.kind === 'describe') {
+      stdout.write(JSON.stringify(describeTrainer(driver as unknown as TrainerDriver), null, 2) + '\n');
       return ExitCode.OK;
     }
     if (outcome.kind === 'exit') {
@@ -166,6 +169,7 @@ class Job<C extends CommonConfig> {
       inputDir: staged.dir,
       outputDir: join(workDir, 'dataset'),
       task,
+      format: driver.datasetFormat(task),
       splitConfig: config.split_config,
       strict: config.strict_data,
       logger,
@@ -318,7 +322,16 @@ class Job<C extends CommonConfig> {
       trainer: this.driver.name,
       model: modelName,
       task,
-      dataset: { uri: this.args.datasetUri, root: dataset.root, data_yaml: dataset.dataYaml, classes: dataset.classes.length },
+      dataset: {
+        uri: this.args.datasetUri,
+        format: dataset.format,
+        source: dataset.source,
+        root: dataset.root,
+        ...(dataset.dataYaml ? { data_yaml: dataset.dataYaml } : {}),
+        ...(dataset.coco ? { coco: dataset.coco } : {}),
+        ...(dataset.imageFolder ? { image_folder: dataset.imageFolder } : {}),
+        classes: dataset.classes.length,
+      },
       config,
       report: dataset.report,
     };
@@ -455,10 +468,4 @@ async function readRunState(store: OutputStore): Promise<{ mlflow_run_id?: strin
   } catch {
     return {};
   }
-}
-
-/** The JSON Schema a backend validates against before it launches a Job. */
-export function schemaFor(driver: Pick<TrainerDriver, "name" | "configSchema">, which: SchemaKind): Record<string, unknown> {
-  if (which === 'config') return { title: `trainer-${driver.name} config`, ...configJsonSchema(driver.configSchema) };
-  return callbackJsonSchemas()[which];
 }

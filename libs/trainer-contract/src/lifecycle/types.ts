@@ -2,7 +2,7 @@ import type { z } from 'zod';
 import type { Logger } from '../log/index.js';
 import type { CommonConfig } from '../config/index.js';
 import type { PreparedDataset } from '../convert/index.js';
-import type { Task } from '../domain/index.js';
+import type { DatasetFormat, Task } from '../domain/index.js';
 
 export type { Task };
 
@@ -80,7 +80,23 @@ export interface TrainerDriver<C extends CommonConfig = CommonConfig> {
   resolveTask(modelName: string, config: C): Task;
   /** The metric used for `primary_metric` when the config names none. */
   defaultPrimaryMetric(task: Task): string;
+  /** The layout the framework reads for a task; the lifecycle asks the converter for it. */
+  datasetFormat(task: Task): DatasetFormat;
   /** Cheap checks before any download: the framework imports, the model name resolves. */
   preflight(ctx: PreflightContext<C>): Promise<void>;
   train(ctx: TrainContext<C>): Promise<TrainResult>;
+  /** What `--describe` says about the framework (CONTRACT §9); name, version and config schema are added to it. */
+  describe?(): DriverDescription;
+}
+
+/** The framework half of `--describe`: everything a backend needs to know besides the config schema. */
+export interface DriverDescription {
+  framework: { name: string; module: string; tested_range: string; pinned: string | null };
+  tasks: Task[];
+  dataset_formats: Partial<Record<Task, DatasetFormat>>;
+  /** Canonical metric names each task reports. */
+  metrics: Partial<Record<Task, string[]>>;
+  default_primary_metric: Partial<Record<Task, string>>;
+  /** File names of the checkpoints in `checkpoints/<job_id>/`. */
+  checkpoints: { best: string; last: string };
 }

@@ -26,6 +26,7 @@ export function createScriptedDriver(opts: { epochMs?: number; failAtEpoch?: num
     trainedFrom,
     resolveTask: (_model, config) => (config.task as Task | undefined) ?? 'detect',
     defaultPrimaryMetric: () => 'mAP50-95',
+    datasetFormat: () => 'yolo',
     async preflight({ modelName }) {
       if (opts.models && !opts.models.includes(modelName)) throw new ModelUnavailableError(`--model-name: unknown model "${modelName}"`);
     },

@@ -1,0 +1,228 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import semver from 'semver';
+import type { z } from 'zod';
+import type { DatasetFormat, Task } from '../domain/index.js';
+import { ConfigError, ModelUnavailableError, TrainingFailedError } from '../errors/index.js';
+import type { CommonConfig } from '../config/index.js';
+import type { PreparedDataset } from '../convert/index.js';
+import type { DriverDescription, PreflightContext, TrainContext, TrainerDriver, TrainResult } from '../lifecycle/types.js';
+import { checkPythonModule } from './check.js';
+import { bridgeChildEnv } from './child-env.js';
+import type { BridgeEvent, TrainEndBridgeEvent } from './events.js';
+import { pythonFor } from './python-env.js';
+import { runPythonBridge } from './run.js';
+import { bridgeRuntimeDir, bridgeScriptPath } from './runtime-dir.js';
+
+export interface PythonFramework {
+  /** As `--describe` names it (default: the module). */
+  name?: string;
+  /** The import name preflight checks, so a broken image fails before any download. */
+  module: string;
+  /** The versions the app was tested with, as pip writes them: `>=8.4.0,<8.5`. Others run, with a warning. */
+  testedRange: string;
+  /** The version requirements.txt pins. */
+  pinned?: string;
+}
+
+/** What an app supplies: only what is its framework's. Everything about the Python child is the factory's. */
+export interface PythonBridgeDriverOptions<C extends CommonConfig> {
+  name: string;
+  version: string;
+  framework: PythonFramework;
+  /** The app's folder: requirements.txt, python/bridge.py, dist/. */
+  appRoot: string;
+  /** Relative to appRoot (default `python/bridge.py`); a bundle runs the copy in `dist/python/`. */
+  bridgeFile?: string;
+  configSchema: z.ZodType<C>;
+  tasks: readonly Task[];
+  /** The task from the model name and config; the factory then checks it is in `tasks` and `primary_metric` fits. */
+  resolveTask(modelName: string, config: C): Task;
+  datasetFormat: DatasetFormat | ((task: Task) => DatasetFormat);
+  /** The framework's raw metric keys → the contract's canonical keys (CONTRACT §4). */
+  canonicalMetrics(task: Task, raw: Record<string, number>): Record<string, number>;
+  /** Every canonical key a task reports (for `primary_metric` and `--describe`). */
+  metricNames(task: Task): readonly string[];
+  defaultPrimaryMetric(task: Task): string;
+  /** Checkpoint file names in the run's `weights/` and in `checkpoints/<job_id>/` (default best.pt, last.pt). */
+  checkpoints?: { best: string; last: string };
+  /** The framework's part of the bridge's spec; merged over the common part (task, run_dir, resume, dataset, …). */
+  buildSpec(ctx: TrainContext<C>): Record<string, unknown> | Promise<Record<string, unknown>>;
+  /** Variables the framework needs on top of the common child environment (offline switches, config dirs). */
+  childEnv?(env: NodeJS.ProcessEnv, workDir: string): NodeJS.ProcessEnv;
+  /** Checks before the import check (a local model file exists, …). */
+  preflight?(ctx: PreflightContext<C>): void | Promise<void>;
+  /** Adjusts the assembled result (more artifacts, another checkpoint path). */
+  collectResult?(result: TrainResult, trainEnd: TrainEndBridgeEvent, ctx: TrainContext<C>): TrainResult | Promise<TrainResult>;
+  /** Environment for choosing the interpreter and for the child (default process.env). */
+  env?: NodeJS.ProcessEnv;
+  /** How long a stopping child gets after SIGTERM before SIGKILL (default 30 s). */
+  killGraceMs?: number;
+}
+
+export interface PythonBridgeDriver<C extends CommonConfig> extends TrainerDriver<C> {
+  describe(): DriverDescription;
+  /** The interpreter this driver runs (seam 5), for tests and tools. */
+  python(env?: NodeJS.ProcessEnv): string;
+  /** The child's environment for a work dir. */
+  childEnv(env: NodeJS.ProcessEnv, workDir: string): NodeJS.ProcessEnv;
+}
+
+const DEFAULT_CHECKPOINTS = { best: 'best.pt', last: 'last.pt' };
+const ARTIFACTS = /\.(csv|ya?ml|json|png|jpe?g)$/i;
+
+/** A TrainerDriver whose training runs in `python <bridge.py> --spec <file>` on the shared bridge runtime (CONTRACT §8). */
+export function createPythonBridgeDriver<C extends CommonConfig>(o: PythonBridgeDriverOptions<C>): PythonBridgeDriver<C> {
+  const requirements = join(o.appRoot, 'requirements.txt');
+  const runtimeDir = bridgeRuntimeDir();
+  const script = bridgeScriptPath(o.appRoot, o.bridgeFile ?? join('python', 'bridge.py'));
+  const checkpoints = o.checkpoints ?? DEFAULT_CHECKPOINTS;
+  const formatFor = (task: Task) => (typeof o.datasetFormat === 'function' ? o.datasetFormat(task) : o.datasetFormat);
+  const baseEnv = () => o.env ?? process.env;
+  const python = (env: NodeJS.ProcessEnv = baseEnv()) => pythonFor(env, requirements);
+  const childEnv = (env: NodeJS.ProcessEnv, workDir: string) => ({ ...bridgeChildEnv(env, workDir, runtimeDir), ...o.childEnv?.(env, workDir) });
+  const { module } = o.framework;
+
+  return {
+    name: o.name,
+    version: o.version,
+    configSchema: o.configSchema,
+    python,
+    childEnv,
+    datasetFormat: formatFor,
+    defaultPrimaryMetric: (task) => o.defaultPrimaryMetric(task),
+
+    resolveTask(modelName, config) {
+      const task = o.resolveTask(modelName, config);
+      if (!o.tasks.includes(task)) {
+        throw new ConfigError(`config.task: "${task}" is not supported by trainer-${o.name}; use one of ${o.tasks.join(', ')}`);
+      }
+      const names = o.metricNames(task);
+      if (config.primary_metric !== undefined && !names.includes(config.primary_metric)) {
+        throw new ConfigError(`config.primary_metric: "${config.primary_metric}" is not reported for ${task}; choose one of ${names.join(', ')}`);
+      }
+      return task;
+    },
+
+    async preflight(ctx) {
+      await o.preflight?.(ctx);
+      const env = { ...baseEnv(), ...ctx.env };
+      const interpreter = python(env);
+      const check = await checkPythonModule(interpreter, module, childEnv(env, ctx.workDir));
+      if (!check.ok) {
+        throw new ModelUnavailableError([
+          `${module} cannot be imported by ${interpreter}: ${check.error ?? 'unknown error'}`,
+          `install it with: ${interpreter} -m pip install -r ${requirements} (or set TRAINER_PYTHON to a Python that has it)`,
+        ]);
+      }
+      const version = check.version ?? '?';
+      if (!inRange(check.version, o.framework.testedRange)) {
+        ctx.logger.warn({ [module]: version }, `${module} ${version} is outside the tested range ${o.framework.testedRange}`);
+      }
+      ctx.logger.info({ python: interpreter, [module]: version }, `${module} is importable`);
+    },
+
+    async train(ctx) {
+      const env = baseEnv();
+      // One JSON file, not argv: no quoting problems, and nothing in `ps`.
+      const spec = {
+        task: ctx.task,
+        work_dir: ctx.workDir,
+        run_dir: ctx.runDir,
+        resume: ctx.resumeFrom ?? null,
+        snapshot_dir: join(ctx.workDir, 'checkpoint-snapshots'),
+        dataset: datasetSpec(ctx.dataset),
+        ...(await o.buildSpec(ctx)),
+      };
+      const specPath = join(ctx.workDir, `${o.name}-job.json`);
+      await mkdir(ctx.workDir, { recursive: true });
+      await writeFile(specPath, JSON.stringify(spec, null, 2));
+
+      let totalEpochs = ctx.config.epochs;
+      const onEvent = (e: BridgeEvent) => {
+        switch (e.event) {
+          case 'train_start':
+            totalEpochs = e.epochs;
+            ctx.logger.info({ epochs: e.epochs, startEpoch: e.start_epoch, saveDir: e.save_dir }, e.start_epoch > 0 ? `resuming at epoch ${e.start_epoch + 1}` : 'training started');
+            return;
+          case 'epoch_end':
+            if (e.epochs) totalEpochs = e.epochs;
+            ctx.onEpochEnd({
+              epoch: e.epoch,
+              totalEpochs,
+              metrics: o.canonicalMetrics(ctx.task, e.metrics),
+              rawMetrics: e.metrics,
+              lr: e.lr,
+              ...(e.epoch_time != null ? { epochTime: e.epoch_time } : {}),
+            });
+            return;
+          case 'checkpoint':
+            ctx.onCheckpoint({ kind: e.kind, path: e.path, epoch: e.epoch });
+            return;
+          case 'heartbeat':
+            ctx.logger.debug({ step: e.step }, 'heartbeat');
+            return;
+          default:
+            return;
+        }
+      };
+      const { trainEnd } = await runPythonBridge({
+        python: python(env),
+        script,
+        args: ['--spec', specPath],
+        env: childEnv(env, ctx.workDir),
+        cwd: ctx.workDir,
+        signal: ctx.signal,
+        logger: ctx.logger,
+        onEvent,
+        ...(o.killGraceMs !== undefined ? { killGraceMs: o.killGraceMs } : {}),
+      });
+      const result = assembleResult(trainEnd, checkpoints, (raw) => o.canonicalMetrics(ctx.task, raw));
+      return o.collectResult ? o.collectResult(result, trainEnd, ctx) : result;
+    },
+
+    describe: () => ({
+      framework: { name: o.framework.name ?? module, module, tested_range: o.framework.testedRange, pinned: o.framework.pinned ?? null },
+      tasks: [...o.tasks],
+      dataset_formats: Object.fromEntries(o.tasks.map((t) => [t, formatFor(t)])),
+      metrics: Object.fromEntries(o.tasks.map((t) => [t, [...o.metricNames(t)]])),
+      default_primary_metric: Object.fromEntries(o.tasks.map((t) => [t, o.defaultPrimaryMetric(t)])),
+      checkpoints: { ...checkpoints },
+    }),
+  };
+}
+
+/** The converted dataset as the bridge reads it: only the paths of the layout the driver asked for are set. */
+function datasetSpec(d: PreparedDataset): Record<string, unknown> {
+  return {
+    format: d.format,
+    root: d.root,
+    data_yaml: d.dataYaml ?? null,
+    coco: d.coco ?? null,
+    image_folder: d.imageFolder ?? null,
+    classes: d.classes.map((c) => c.name),
+  };
+}
+
+function assembleResult(trainEnd: TrainEndBridgeEvent, names: { best: string; last: string }, canonical: (raw: Record<string, number>) => Record<string, number>): TrainResult {
+  const saveDir = trainEnd.save_dir;
+  const bestCheckpoint = trainEnd.best ?? join(saveDir, 'weights', names.best);
+  if (!existsSync(bestCheckpoint)) throw new TrainingFailedError(`training finished without a ${names.best} in ${saveDir}/weights`);
+  const lastCheckpoint = trainEnd.last ?? join(saveDir, 'weights', names.last);
+  return {
+    bestEpoch: trainEnd.best_epoch,
+    finalMetrics: canonical(trainEnd.final_metrics),
+    rawFinalMetrics: trainEnd.final_metrics,
+    bestCheckpoint,
+    ...(existsSync(lastCheckpoint) ? { lastCheckpoint } : {}),
+    artifacts: existsSync(saveDir) ? readdirSync(saveDir).filter((f) => ARTIFACTS.test(f)).sort().map((f) => join(saveDir, f)) : [],
+    saveDir,
+  };
+}
+
+/** pip's `>=8.4.0,<8.5` read as a semver range; a version semver cannot read is outside. */
+function inRange(version: string | undefined, range: string): boolean {
+  const v = version ? semver.coerce(version) : null;
+  return v !== null && semver.satisfies(v, range.replace(/,/g, ' '));
+}
