@@ -19,9 +19,13 @@ export function requirementsHash(bytes: Buffer | string): string {
   return createHash('sha256').update(text.replace(/\r\n/g, '\n'), 'utf8').digest('hex').slice(0, 16);
 }
 
-/** `<home>/<label>-<hash16>`, where label is the name of the folder holding the requirements file. */
+/**
+ * `<home>/<label>-<hash16>`. The label is the name of the folder holding the requirements file (`ultralytics`),
+ * except for the dev tools' `tools/python/requirements.txt`, whose venv is `dev`.
+ */
 export function managedVenvDir(requirementsFile: string, env: NodeJS.ProcessEnv = process.env): string {
-  const label = basename(dirname(resolve(requirementsFile)));
+  const folder = dirname(resolve(requirementsFile));
+  const label = basename(folder) === 'python' && basename(dirname(folder)) === 'tools' ? 'dev' : basename(folder);
   return join(venvHome(env), `${label}-${requirementsHash(readFileSync(requirementsFile))}`);
 }
 

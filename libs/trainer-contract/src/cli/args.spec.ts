@@ -63,6 +63,10 @@ describe('flags and env', () => {
     expect(await problems([...base, '--log-level', 'loud'])).toEqual(['--log-level: "loud" is not one of trace, debug, info, warn, error, fatal, silent']);
   });
 
+  it('parses --describe without the job flags', async () => {
+    expect(await parseTrainerArgs(['--describe'], { env: {}, scriptName: 'trainer-x', version: '1.0.0' })).toEqual({ kind: 'describe' });
+  });
+
   it('parses --validate-only', async () => {
     expect((await run([...base, '--validate-only'])).validateOnly).toBe(true);
   });

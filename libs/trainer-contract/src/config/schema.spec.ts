@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { z } from 'zod';
-import { configJsonSchema, defineConfig, parseConfigText } from './schema.js';
+import { configJsonSchema, defineConfig, imgszSchema, parseConfigText } from './schema.js';
 import { ConfigError } from '../errors/index.js';
 
 const schema = defineConfig({ lr0: z.number().gt(0).max(10).default(0.01) }, { ownedKeys: { data: 'the trainer sets it from --dataset-s3-uri' } });
@@ -32,6 +32,8 @@ describe('config', () => {
     ['{"epochs": 99999999999}', /^config\.epochs: too big: expected number to be <=100000 \(got 99999999999\)$/],
     ['{"lr0": "NaN"}', /^config\.lr0: invalid input: expected number, received string \(got "NaN"\)$/],
     ['{"batch": 0}', /^config\.batch: /],
+    ['{"batch": -1}', /^config\.batch: too small/],
+    ['{"batch": 0.5}', /^config\.batch: .*int/],
     ['{"imgsz": [640]}', /^config\.imgsz: /],
     ['{"device": "gpu"}', /^config\.device: /],
     ['{"task": "segmentation"}', /^config\.task: /],
@@ -44,6 +46,15 @@ describe('config', () => {
     const lines = problems(text);
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(expected);
+  });
+
+  it('leaves imgsz to the app: no default in common, an app names its own and may widen batch', () => {
+    expect(parseConfigText(schema, '{}').imgsz).toBeUndefined();
+    const app = defineConfig({ imgsz: imgszSchema(224), batch: z.union([z.number().int().min(1), z.literal(-1)]).default(8) });
+    expect(parseConfigText(app, '{}')).toMatchObject({ imgsz: 224, batch: 8 });
+    expect(parseConfigText(app, '{"batch": -1, "imgsz": [320, 480]}')).toMatchObject({ batch: -1, imgsz: [320, 480] });
+    // Overriding keeps the key where the common schema put it, so published schemas keep their order.
+    expect(Object.keys(configJsonSchema(app).properties as object).slice(0, 3)).toEqual(['epochs', 'batch', 'imgsz']);
   });
 
   it('gives one line per problem', () => {

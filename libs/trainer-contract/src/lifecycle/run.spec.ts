@@ -239,6 +239,32 @@ describe('runTrainerCli end to end (scripted driver, real S3, callbacks and MLfl
     expect(record!.plan).toMatchObject({ job_id: '108', task: 'detect', dataset: { classes: 3 } });
   });
 
+  it('validate-only asks the converter for the format the driver reads and shows its paths', async () => {
+    const driver = { ...createScriptedDriver(), datasetFormat: () => 'imagefolder' as const };
+    const { code, out } = await runJob({ jobId: '110', driver, config: { epochs: 1, task: 'classify' }, extra: ['--validate-only'] });
+    expect(code).toBe(0);
+    const record = out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { plan?: { dataset: Record<string, unknown> } }).find((r) => r.plan);
+    const dataset = record!.plan!.dataset as { format: string; source: string; root: string; image_folder: { train: string; val: string } };
+    expect(dataset).toMatchObject({ format: 'imagefolder', source: 'diceformat', classes: 3 });
+    expect(dataset).not.toHaveProperty('data_yaml');
+    for (const split of ['train', 'val'] as const) {
+      expect(dataset.image_folder[split]).toBe(join(dataset.root, split));
+      expect((await readdir(dataset.image_folder[split])).sort()).toEqual(['circle', 'square', 'triangle']);
+    }
+  });
+
+  it('--describe prints the trainer, the contract version and its config schema, and exits 0', async () => {
+    const stdout = new PassThrough();
+    let out = '';
+    stdout.on('data', (c: Buffer) => (out += c.toString()));
+    const code = await runTrainerCli(['--describe'], createScriptedDriver(), { env: {}, stdout, stderr: new PassThrough(), handleSignals: false });
+    expect(code).toBe(0);
+    const doc = JSON.parse(out) as Record<string, unknown> & { config_schema: { title: string; properties: Record<string, unknown> } };
+    expect(doc).toMatchObject({ name: 'trainer-scripted', version: '0.0.1-test', contract_version: 1 });
+    expect(doc.config_schema.title).toBe('trainer-scripted config');
+    expect(doc.config_schema.properties).toHaveProperty('lr0');
+  });
+
   it('rejects a malformed dataset URI with exit 3', async () => {
     const stdout = new PassThrough();
     let err = '';

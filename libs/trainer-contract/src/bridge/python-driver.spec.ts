@@ -1,0 +1,257 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { z } from 'zod';
+import { defineConfig, parseConfigObject } from '../config/index.js';
+import { ConfigError, InterruptedError, ModelUnavailableError, TrainingFailedError } from '../errors/index.js';
+import { createLogger } from '../log/index.js';
+import { failureOf } from '../testing/failure.js';
+import type { CheckpointEvent, EpochEndEvent, TrainContext } from '../lifecycle/types.js';
+import { bridgeRuntimeDir, createPythonBridgeDriver } from './index.js';
+
+const PYTHON = '/usr/bin/python3';
+
+// A framework in a few lines: it trains nothing, but reports like one, on the shared runtime.
+const BRIDGE = `
+import json, os, time
+from pathlib import Path
+from trainer_bridge import run
+
+def train(ctx):
+    spec = ctx.spec
+    Path(spec["work_dir"], "seen-spec.json").write_text(json.dumps(spec))
+    Path(spec["work_dir"], "seen-env.json").write_text(json.dumps(dict(os.environ)))
+    if spec["fail"]:
+        raise RuntimeError("framework exploded")
+    run_dir = Path(spec["run_dir"])
+    weights = run_dir / "weights"
+    weights.mkdir(parents=True, exist_ok=True)
+    epochs = spec["epochs"]
+    start = json.loads(Path(spec["resume"]).read_text())["epoch"] if spec["resume"] else 0
+    ctx.train_start(epochs=epochs, start_epoch=start, save_dir=run_dir)
+    for epoch in range(start + 1, epochs + 1):
+        for step in range(5):
+            ctx.raise_if_stopped()
+            ctx.heartbeat(step)
+            time.sleep(float(os.environ.get("STEP_S", "0")))
+        (weights / "last.pt").write_text(json.dumps({"epoch": epoch}))
+        ctx.checkpoint("last", weights / "last.pt", epoch)
+        ctx.epoch_end(epoch, {"raw/acc": epoch / 10, "raw/loss": 1 / epoch}, lr={"lr/pg0": 0.1}, epoch_time=0.01)
+    if spec["write_best"]:
+        (weights / "best.pt").write_text("best")
+    (run_dir / "results.csv").write_text("epoch\\n")
+    (run_dir / "notes.txt").write_text("not an artifact")
+    ctx.train_end(epochs, {"raw/acc": epochs / 10}, run_dir)
+
+run(train)
+`;
+
+const schema = defineConfig({ lr: z.number().default(0.1) });
+type Config = z.output<typeof schema>;
+let base: string;
+let appRoot: string;
+beforeAll(() => {
+  base = mkdtempSync(join(tmpdir(), 'python-driver-'));
+  appRoot = join(base, 'app');
+  mkdirSync(join(appRoot, 'python'), { recursive: true });
+  writeFileSync(join(appRoot, 'python', 'bridge.py'), BRIDGE);
+  writeFileSync(join(appRoot, 'requirements.txt'), '');
+});
+afterAll(() => rmSync(base, { recursive: true, force: true }));
+
+function driver(env: NodeJS.ProcessEnv = {}, testedRange = '>=2.0,<3') {
+  return createPythonBridgeDriver<Config>({
+    name: 'demo',
+    version: '1.2.3',
+    framework: { name: 'Demo', module: 'json', testedRange, pinned: '2.0.9' },
+    appRoot,
+    configSchema: schema as never,
+    tasks: ['classify', 'detect'],
+    resolveTask: (_model, config) => (config.task as 'classify' | undefined) ?? 'classify',
+    datasetFormat: (task) => (task === 'classify' ? 'imagefolder' : 'coco'),
+    canonicalMetrics: (_task, raw) => ({ ...(raw['raw/acc'] !== undefined ? { accuracy_top1: raw['raw/acc'] } : {}), ...(raw['raw/loss'] !== undefined ? { loss: raw['raw/loss'] } : {}) }),
+    metricNames: (task) => (task === 'classify' ? ['loss', 'accuracy_top1'] : ['loss', 'mAP50-95']),
+    defaultPrimaryMetric: (task) => (task === 'classify' ? 'accuracy_top1' : 'mAP50-95'),
+    buildSpec: (ctx) => ({ epochs: ctx.config.epochs, fail: ctx.modelName === 'explode', write_best: ctx.modelName !== 'no-best' }),
+    childEnv: (_env, workDir) => ({ DEMO_CONFIG_DIR: join(workDir, 'demo-config') }),
+    env: { PATH: process.env['PATH'], TRAINER_PYTHON: PYTHON, ...env },
+    killGraceMs: 5000,
+  });
+}
+
+function capture() {
+  const lines: Array<Record<string, unknown>> = [];
+  const stream = new Writable({ write: (c, _e, done) => (String(c).split('\n').filter(Boolean).forEach((l) => lines.push(JSON.parse(l))), done()) });
+  return { logger: createLogger({ stream, pretty: false, level: 'debug' }), lines };
+}
+
+function train(o: { model?: string; env?: NodeJS.ProcessEnv; epochs?: number; resumeFrom?: string; abortAfterEpoch?: number } = {}) {
+  const workDir = mkdtempSync(join(base, 'work-'));
+  const d = driver(o.env);
+  const epochs: EpochEndEvent[] = [];
+  const checkpoints: CheckpointEvent[] = [];
+  const ac = new AbortController();
+  const { logger, lines } = capture();
+  const dataset = {
+    root: join(base, 'ds'),
+    task: 'classify',
+    format: 'imagefolder',
+    source: 'diceformat',
+    imageFolder: { train: join(base, 'ds', 'train'), val: join(base, 'ds', 'val') },
+    classes: [{ index: 0, id: 7, name: 'cat' }],
+    report: {},
+  } as unknown as TrainContext['dataset'];
+  const promise = d.train({
+    jobId: 'j',
+    modelName: o.model ?? 'demo-s',
+    config: parseConfigObject(schema, { epochs: o.epochs ?? 3 }),
+    task: 'classify',
+    dataset,
+    workDir,
+    runDir: join(workDir, 'run'),
+    ...(o.resumeFrom ? { resumeFrom: o.resumeFrom } : {}),
+    signal: ac.signal,
+    logger,
+    onEpochEnd: (e) => {
+      epochs.push(e);
+      if (e.epoch === o.abortAfterEpoch) ac.abort();
+    },
+    onCheckpoint: (e) => checkpoints.push(e),
+  });
+  const seen = (f: string) => JSON.parse(readFileSync(join(workDir, f), 'utf8')) as Record<string, unknown>;
+  return { promise, epochs, checkpoints, workDir, lines, seen };
+}
+
+describe('createPythonBridgeDriver: train', () => {
+  it('runs the bridge on the runtime: epochs, published checkpoints, heartbeats and the assembled result', async () => {
+    const run = train({ env: { TRAINER_HEARTBEAT_S: '0' } });
+    const result = await run.promise;
+    expect(run.epochs.map((e) => [e.epoch, e.totalEpochs])).toEqual([[1, 3], [2, 3], [3, 3]]);
+    expect(run.epochs[0]).toMatchObject({ metrics: { accuracy_top1: 0.1, loss: 1 }, rawMetrics: { 'raw/acc': 0.1, 'raw/loss': 1 }, lr: { 'lr/pg0': 0.1 }, epochTime: 0.01 });
+    const snapshots = join(run.workDir, 'checkpoint-snapshots');
+    expect(run.checkpoints).toEqual([1, 2, 3].map((epoch) => ({ kind: 'last', path: join(snapshots, 'last.pt'), epoch })));
+    expect(run.lines.filter((l) => l['msg'] === 'heartbeat')).toHaveLength(15);
+    expect(result).toEqual({
+      bestEpoch: 3,
+      finalMetrics: { accuracy_top1: 0.3 },
+      rawFinalMetrics: { 'raw/acc': 0.3 },
+      bestCheckpoint: join(run.workDir, 'run', 'weights', 'best.pt'),
+      lastCheckpoint: join(run.workDir, 'run', 'weights', 'last.pt'),
+      artifacts: [join(run.workDir, 'run', 'results.csv')],
+      saveDir: join(run.workDir, 'run'),
+    });
+  });
+
+  it('writes one spec: the common keys, the dataset in the format asked for, then the framework keys', async () => {
+    const run = train({ epochs: 1 });
+    await run.promise;
+    expect(run.seen('seen-spec.json')).toEqual({
+      task: 'classify',
+      work_dir: run.workDir,
+      run_dir: join(run.workDir, 'run'),
+      resume: null,
+      snapshot_dir: join(run.workDir, 'checkpoint-snapshots'),
+      dataset: { format: 'imagefolder', root: join(base, 'ds'), data_yaml: null, coco: null, image_folder: { train: join(base, 'ds', 'train'), val: join(base, 'ds', 'val') }, classes: ['cat'] },
+      epochs: 1,
+      fail: false,
+      write_best: true,
+    });
+    expect(existsSync(join(run.workDir, 'demo-job.json'))).toBe(true);
+  });
+
+  it('gives the child no credentials, the runtime first on PYTHONPATH and its caches in the work dir', async () => {
+    const run = train({ epochs: 1, env: { AWS_SECRET_ACCESS_KEY: 'sekrit', CALLBACK_TOKEN: 'tok', MLFLOW_TRACKING_PASSWORD: 'pw', PYTHONPATH: 'relative/dir' } });
+    await run.promise;
+    const env = run.seen('seen-env.json') as Record<string, string>;
+    expect(Object.keys(env).filter((k) => /AWS|CALLBACK|MLFLOW/.test(k))).toEqual([]);
+    expect(env['PYTHONPATH']!.split(':')).toEqual([bridgeRuntimeDir(), join(process.cwd(), 'relative/dir')]);
+    expect(env).toMatchObject({
+      HF_HOME: join(run.workDir, 'cache', 'huggingface'),
+      TORCH_HOME: join(run.workDir, 'cache', 'torch'),
+      MPLCONFIGDIR: join(run.workDir, 'cache', 'matplotlib'),
+      XDG_CACHE_HOME: join(run.workDir, 'cache'),
+      DEMO_CONFIG_DIR: join(run.workDir, 'demo-config'),
+    });
+    expect(JSON.stringify(run.lines)).not.toMatch(/sekrit|tok|pw/);
+  });
+
+  it('stops at a step on abort (exit 143 → InterruptedError) and resumes from the published last.pt', async () => {
+    const first = train({ epochs: 4, env: { STEP_S: '0.2' }, abortAfterEpoch: 1 });
+    expect(await failureOf(first.promise)).toBeInstanceOf(InterruptedError);
+    expect(first.epochs.map((e) => e.epoch)).toEqual([1]);
+    const last = first.checkpoints.at(-1)!;
+    expect(JSON.parse(readFileSync(last.path, 'utf8'))).toEqual({ epoch: 1 });
+    const second = train({ epochs: 4, resumeFrom: last.path });
+    await second.promise;
+    expect(second.epochs.map((e) => e.epoch)).toEqual([2, 3, 4]);
+    expect(second.seen('seen-spec.json')['resume']).toBe(last.path);
+  });
+
+  it('turns an exception in the framework into TrainingFailedError with the traceback', async () => {
+    const err = await failureOf(train({ model: 'explode' }).promise);
+    expect(err).toBeInstanceOf(TrainingFailedError);
+    expect(err.message).toBe('framework exploded');
+    expect(err.detail).toMatch(/Traceback[\s\S]*RuntimeError: framework exploded/);
+  });
+
+  it('fails when training ends without the best checkpoint', async () => {
+    const run = train({ model: 'no-best', epochs: 1 });
+    const err = await failureOf(run.promise);
+    expect(err).toBeInstanceOf(TrainingFailedError);
+    expect(err.message).toBe(`training finished without a best.pt in ${join(run.workDir, 'run')}/weights`);
+  });
+});
+
+describe('createPythonBridgeDriver: before training', () => {
+  const config = parseConfigObject(schema, {});
+  const preflight = (d: ReturnType<typeof driver>, env: NodeJS.ProcessEnv = {}) => {
+    const { logger, lines } = capture();
+    const done = d.preflight({ jobId: 'j', modelName: 'demo-s', config, task: 'classify', workDir: mkdtempSync(join(base, 'pre-')), logger, env });
+    return { done, lines };
+  };
+
+  it('checks that Python imports the framework and logs its version', async () => {
+    const { done, lines } = preflight(driver());
+    await done;
+    expect(lines.find((l) => l['msg'] === 'json is importable')).toMatchObject({ python: PYTHON, json: expect.stringMatching(/^2\./) });
+    expect(lines.filter((l) => l['level'] === 'warn')).toEqual([]);
+  });
+
+  it('warns when the version is outside the tested range', async () => {
+    const { done, lines } = preflight(driver({}, '>=3.0,<3.1'));
+    await done;
+    expect(lines.find((l) => l['level'] === 'warn')?.['msg']).toMatch(/^json 2\.[\d.]+ is outside the tested range >=3\.0,<3\.1$/);
+  });
+
+  it('fails with MODEL_UNAVAILABLE and the install command when the framework does not import', async () => {
+    const err = await failureOf(preflight(driver(), { TRAINER_PYTHON: join(base, 'no-python') }).done);
+    expect(err).toBeInstanceOf(ModelUnavailableError);
+    expect(err.exitCode).toBe(3);
+    expect(err.problems[0]).toMatch(/^json cannot be imported by .*no-python: cannot run /);
+    expect(err.problems[1]).toBe(`install it with: ${join(base, 'no-python')} -m pip install -r ${join(appRoot, 'requirements.txt')} (or set TRAINER_PYTHON to a Python that has it)`);
+  });
+
+  it('refuses a task the app does not train and a primary metric the task does not report', () => {
+    const d = driver();
+    expect(d.resolveTask('demo-s', parseConfigObject(schema, { task: 'detect', primary_metric: 'mAP50-95' }))).toBe('detect');
+    expect(() => d.resolveTask('demo-s', parseConfigObject(schema, { task: 'pose' }))).toThrow(new ConfigError('config.task: "pose" is not supported by trainer-demo; use one of classify, detect'));
+    expect(() => d.resolveTask('demo-s', parseConfigObject(schema, { primary_metric: 'mAP50' }))).toThrow(
+      new ConfigError('config.primary_metric: "mAP50" is not reported for classify; choose one of loss, accuracy_top1'),
+    );
+  });
+
+  it('describes the framework, tasks, formats, metrics and checkpoints', () => {
+    const d = driver();
+    expect(d.datasetFormat('detect')).toBe('coco');
+    expect(d.describe()).toEqual({
+      framework: { name: 'Demo', module: 'json', tested_range: '>=2.0,<3', pinned: '2.0.9' },
+      tasks: ['classify', 'detect'],
+      dataset_formats: { classify: 'imagefolder', detect: 'coco' },
+      metrics: { classify: ['loss', 'accuracy_top1'], detect: ['loss', 'mAP50-95'] },
+      default_primary_metric: { classify: 'accuracy_top1', detect: 'mAP50-95' },
+      checkpoints: { best: 'best.pt', last: 'last.pt' },
+    });
+  });
+});
