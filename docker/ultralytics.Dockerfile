@@ -13,8 +13,8 @@ RUN apt-get update \
 WORKDIR /app
 COPY apps/ultralytics/requirements.txt ./requirements.txt
 RUN pip install --no-cache-dir -r requirements.txt
-COPY apps/ultralytics/dist/main.js apps/ultralytics/dist/convert-worker.js ./dist/
-COPY apps/ultralytics/python/bridge.py ./python/bridge.py
+# dist/ is the whole app: main.js, the converter's worker, and python/ (bridge.py and the trainer_bridge runtime).
+COPY apps/ultralytics/dist/ ./dist/
 ENV TRAINER_PYTHON=/usr/local/bin/python3 \
     WORK_DIR=/work \
     NODE_ENV=production

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Writes the JSON Schemas a backend validates against: every trainer's config, and both callback payloads.
-// Each trainer prints its own (`--print-schema`), so this stays correct for apps added by the generator.
+// Writes what a backend reads before it launches a Job: every trainer's config schema and description
+// (`--describe`, CONTRACT §9), and both callback payload schemas. Each trainer prints its own, so this stays correct
+// for apps added by the generator.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,9 +15,12 @@ for (const app of apps) {
   const pkg = JSON.parse(readFileSync(join(root, 'apps', app, 'package.json'), 'utf8'));
   const bin = Object.values(pkg.bin ?? {})[0];
   if (!bin) continue;
-  const print = (which) => execFileSync(process.execPath, [join(root, 'apps', app, bin), '--print-schema', which], { encoding: 'utf8' });
+  const run = (...args) => execFileSync(process.execPath, [join(root, 'apps', app, bin), ...args], { encoding: 'utf8' });
+  const print = (which) => run('--print-schema', which);
   writeFileSync(join(outDir, `${app}.config.schema.json`), print('config'));
   console.log(`schemas/${app}.config.schema.json`);
+  writeFileSync(join(outDir, `${app}.describe.json`), run('--describe'));
+  console.log(`schemas/${app}.describe.json`);
   if (!callbacksWritten) {
     for (const which of ['progress', 'completion']) {
       writeFileSync(join(outDir, `${which}.schema.json`), print(which));

@@ -2,21 +2,17 @@ import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import {
   bridgeRuntimeDir,
-  createLogger,
   InterruptedError,
   ModelUnavailableError,
   OutOfMemoryError,
   parseConfigObject,
   TrainingFailedError,
-  type CheckpointEvent,
-  type EpochEndEvent,
   type Task,
   type TrainResult,
 } from '@trainers/trainer-contract';
-import { failureOf } from '@trainers/trainer-contract/testing';
+import { captureLogger, failureOf, trainWith } from '@trainers/trainer-contract/testing';
 import { createUltralyticsDriver } from './driver.js';
 import { ultralyticsConfigSchema } from './config.js';
 import { FAKE_ULTRALYTICS_PATH, SYSTEM_PYTHON, makeFakeDataset, preparedDataset, readFakeCheckpoint } from '../e2e/support/fake.js';
@@ -27,61 +23,35 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(base, { recursive: true, force: true }));
 
-const quietLogger = () => {
-  const lines: string[] = [];
-  const stream = new Writable({ write: (c, _e, done) => (lines.push(String(c)), done()) });
-  return { logger: createLogger({ stream, pretty: false, level: 'debug' }), lines };
-};
-
 interface RunOptions {
   model?: string;
   task?: Task;
   config?: Record<string, unknown>;
   knobs?: Record<string, string>;
   workDir?: string;
-  datasetDir?: string;
   resumeFrom?: string;
-  abortWhen?: (e: { kind: 'epoch' | 'checkpoint'; epoch: number }) => boolean;
+  stopWhen?: (e: { kind: 'epoch' | 'checkpoint'; epoch: number }) => boolean;
 }
 
-async function train(o: RunOptions = {}) {
+function train(o: RunOptions = {}) {
   const task = o.task ?? 'detect';
   const workDir = o.workDir ?? mkdtempSync(join(base, 'work-'));
-  const ds = makeFakeDataset(o.datasetDir ?? mkdtempSync(join(base, 'ds-')), task);
   const env = { PATH: process.env['PATH'], TRAINER_PYTHON: SYSTEM_PYTHON, PYTHONPATH: FAKE_ULTRALYTICS_PATH, AWS_SECRET_ACCESS_KEY: 'sekrit', ...o.knobs };
-  const driver = createUltralyticsDriver({ env, killGraceMs: 5000 });
-  const config = parseConfigObject(ultralyticsConfigSchema, { epochs: 3, imgsz: 64, batch: 4, device: 'cpu', plots: false, ...o.config });
-  const epochs: EpochEndEvent[] = [];
-  const checkpoints: CheckpointEvent[] = [];
-  const ac = new AbortController();
-  const { logger, lines } = quietLogger();
-  const promise = driver.train({
-    jobId: 'job-1',
+  const run = trainWith(createUltralyticsDriver({ env, killGraceMs: 5000 }), {
     modelName: o.model ?? 'yolov8n.yaml',
-    config,
+    config: parseConfigObject(ultralyticsConfigSchema, { epochs: 3, imgsz: 64, batch: 4, device: 'cpu', plots: false, ...o.config }),
     task,
-    dataset: preparedDataset(task, ds),
+    dataset: preparedDataset(task, makeFakeDataset(mkdtempSync(join(base, 'ds-')), task)),
     workDir,
-    runDir: join(workDir, 'run'),
     ...(o.resumeFrom ? { resumeFrom: o.resumeFrom } : {}),
-    signal: ac.signal,
-    logger,
-    onEpochEnd: (e) => {
-      epochs.push(e);
-      if (o.abortWhen?.({ kind: 'epoch', epoch: e.epoch })) ac.abort();
-    },
-    onCheckpoint: (e) => {
-      checkpoints.push(e);
-      if (o.abortWhen?.({ kind: 'checkpoint', epoch: e.epoch })) ac.abort();
-    },
+    ...(o.stopWhen ? { stopWhen: o.stopWhen } : {}),
   });
-  return { promise, epochs, checkpoints, workDir, lines };
+  return { ...run, workDir };
 }
-
 
 describe('ultralytics driver with the test double', () => {
   it('trains detect: one event per epoch with canonical and raw metrics, checkpoints, best epoch, artifacts', async () => {
-    const run = await train();
+    const run = train();
     const result: TrainResult = await run.promise;
     expect(run.epochs.map((e) => e.epoch)).toEqual([1, 2, 3]);
     expect(run.epochs.every((e) => e.totalEpochs === 3)).toBe(true);
@@ -118,7 +88,7 @@ describe('ultralytics driver with the test double', () => {
     ['yolov8n-pose.yaml', 'pose', ['mAP50-95', 'mAP50-95(P)', 'recall(P)', 'pose_loss', 'kobj_loss']],
     ['yolo11n-cls.yaml', 'classify', ['accuracy_top1', 'accuracy_top5', 'loss', 'val_loss']],
   ] as const)('trains %s (%s) with that task’s canonical keys', async (model, task, keys) => {
-    const run = await train({ model, task, config: { epochs: 2 } });
+    const run = train({ model, task, config: { epochs: 2 } });
     const result = await run.promise;
     expect(run.epochs.map((e) => e.epoch)).toEqual([1, 2]);
     for (const k of keys) expect(result.finalMetrics).toHaveProperty(k);
@@ -126,7 +96,7 @@ describe('ultralytics driver with the test double', () => {
   });
 
   it('reports the best epoch, not the last one', async () => {
-    const run = await train({ config: { epochs: 4 }, knobs: { FAKE_ULTRALYTICS_BEST_EPOCH: '2' } });
+    const run = train({ config: { epochs: 4 }, knobs: { FAKE_ULTRALYTICS_BEST_EPOCH: '2' } });
     const result = await run.promise;
     expect(result.bestEpoch).toBe(2);
     expect(result.finalMetrics).toEqual(run.epochs[1]!.metrics);
@@ -134,7 +104,7 @@ describe('ultralytics driver with the test double', () => {
   });
 
   it('turns a crash mid-epoch into TrainingFailedError with the Python message and traceback', async () => {
-    const run = await train({ knobs: { FAKE_ULTRALYTICS_CRASH_AT_EPOCH: '2' } });
+    const run = train({ knobs: { FAKE_ULTRALYTICS_CRASH_AT_EPOCH: '2' } });
     const err = await failureOf(run.promise);
     expect(err).toBeInstanceOf(TrainingFailedError);
     expect(err.message).toBe('fake_ultralytics: simulated crash in epoch 2');
@@ -143,7 +113,7 @@ describe('ultralytics driver with the test double', () => {
   });
 
   it('turns CUDA OOM into OutOfMemoryError', async () => {
-    const err = await failureOf((await train({ knobs: { FAKE_ULTRALYTICS_OOM: '1' } })).promise);
+    const err = await failureOf(train({ knobs: { FAKE_ULTRALYTICS_OOM: '1' } }).promise);
     expect(err).toBeInstanceOf(OutOfMemoryError);
     expect(err.message).toMatch(/CUDA out of memory/);
   });
@@ -151,7 +121,7 @@ describe('ultralytics driver with the test double', () => {
   it('reports a local .pt that is not a checkpoint as MODEL_UNAVAILABLE', async () => {
     const bad = join(mkdtempSync(join(base, 'm-')), 'broken.pt');
     writeFileSync(bad, 'not a checkpoint');
-    const err = await failureOf((await train({ model: bad })).promise);
+    const err = await failureOf(train({ model: bad }).promise);
     expect(err).toBeInstanceOf(ModelUnavailableError);
     expect(err.exitCode).toBe(3);
     expect(err.message).toContain('broken.pt');
@@ -160,26 +130,19 @@ describe('ultralytics driver with the test double', () => {
   it('reports an unreadable dataset as a training failure naming the file', async () => {
     const workDir = mkdtempSync(join(base, 'work-'));
     const driver = createUltralyticsDriver({ env: { PATH: process.env['PATH'], TRAINER_PYTHON: SYSTEM_PYTHON, PYTHONPATH: FAKE_ULTRALYTICS_PATH } });
-    const { logger } = quietLogger();
-    const err = await failureOf(
-      driver.train({
-        jobId: 'j', modelName: 'yolov8n.yaml', task: 'detect',
-        config: parseConfigObject(ultralyticsConfigSchema, { epochs: 1 }),
-        dataset: preparedDataset('detect', { root: workDir, dataYaml: join(workDir, 'missing.yaml') }),
-        workDir, runDir: join(workDir, 'run'), signal: new AbortController().signal, logger,
-        onEpochEnd: () => undefined, onCheckpoint: () => undefined,
-      }),
-    );
+    const dataset = preparedDataset('detect', { root: workDir, dataYaml: join(workDir, 'missing.yaml') });
+    const run = trainWith(driver, { modelName: 'yolov8n.yaml', task: 'detect', config: parseConfigObject(ultralyticsConfigSchema, { epochs: 1 }), dataset, workDir });
+    const err = await failureOf(run.promise);
     expect(err).toBeInstanceOf(TrainingFailedError);
     expect(err.message).toContain('missing.yaml');
   });
 
   it('stops within a batch on abort, keeps a resumable last.pt, and a new work dir resumes from it', async () => {
     const slow = { FAKE_ULTRALYTICS_BATCH_SECONDS: '0.05', FAKE_ULTRALYTICS_BATCHES: '20' };
-    const first = await train({
+    const first = train({
       config: { epochs: 4 },
       knobs: slow,
-      abortWhen: (e) => e.kind === 'epoch' && e.epoch === 1,
+      stopWhen: (e) => e.kind === 'epoch' && e.epoch === 1,
     });
     const err = await failureOf(first.promise);
     expect(err).toBeInstanceOf(InterruptedError);
@@ -194,7 +157,7 @@ describe('ultralytics driver with the test double', () => {
     // The run's own last.pt was not stripped or cut either.
     expect(readFakeCheckpoint(join(first.workDir, 'run', 'weights', 'last.pt'))).toMatchObject({ epoch: 0, hasOptimizer: true });
 
-    const second = await train({ config: { epochs: 4 }, resumeFrom: last.path });
+    const second = train({ config: { epochs: 4 }, resumeFrom: last.path });
     const result = await second.promise;
     expect(second.epochs.map((e) => e.epoch)).toEqual([2, 3, 4]);
     expect(result.saveDir.startsWith(second.workDir)).toBe(true);
@@ -209,7 +172,7 @@ describe('ultralytics driver with the test double', () => {
   it('keeps training when one of its own hooks fails', async () => {
     const workDir = mkdtempSync(join(base, 'work-'));
     writeFileSync(join(workDir, 'checkpoint-snapshots'), 'a file where the snapshot folder should be');
-    const run = await train({ workDir });
+    const run = train({ workDir });
     const result = await run.promise;
     expect(run.epochs.map((e) => e.epoch)).toEqual([1, 2, 3]);
     expect(run.checkpoints).toEqual([]);
@@ -218,8 +181,8 @@ describe('ultralytics driver with the test double', () => {
   });
 
   it('starts over when the checkpoint to resume from is already finished', async () => {
-    const done = await (await train({ config: { epochs: 2 } })).promise;
-    const again = await train({ config: { epochs: 2 }, resumeFrom: done.lastCheckpoint! });
+    const done = await train({ config: { epochs: 2 } }).promise;
+    const again = train({ config: { epochs: 2 }, resumeFrom: done.lastCheckpoint! });
     await again.promise;
     expect(again.epochs.map((e) => e.epoch)).toEqual([1, 2]);
     expect(again.lines.join('')).toMatch(/finished checkpoint/);
@@ -232,7 +195,7 @@ describe('preflight', () => {
   it('passes when ultralytics imports', async () => {
     const workDir = mkdtempSync(join(base, 'pre-'));
     const driver = createUltralyticsDriver();
-    const { logger, lines } = quietLogger();
+    const { logger, lines } = captureLogger();
     await driver.preflight({ jobId: 'j', modelName: 'yolov8n', config, task: 'detect', workDir, logger, env: { PATH: process.env['PATH'], TRAINER_PYTHON: SYSTEM_PYTHON, PYTHONPATH: FAKE_ULTRALYTICS_PATH } });
     expect(lines.join('')).toContain('"ultralytics":"8.3.186"');
     expect(existsSync(join(workDir, 'yolo-config', 'settings.json'))).toBe(true);
@@ -240,7 +203,7 @@ describe('preflight', () => {
 
   it('fails with MODEL_UNAVAILABLE and the install command when ultralytics is missing', async () => {
     const driver = createUltralyticsDriver();
-    const { logger } = quietLogger();
+    const { logger } = captureLogger();
     const err = await failureOf(
       driver.preflight({ jobId: 'j', modelName: 'yolov8n', config, task: 'detect', workDir: mkdtempSync(join(base, 'pre-')), logger, env: { PATH: process.env['PATH'], TRAINER_PYTHON: SYSTEM_PYTHON, PYTHONPATH: join(base, 'empty') } }),
     );
@@ -252,7 +215,7 @@ describe('preflight', () => {
 
   it('fails for a local model file that does not exist, before touching Python', async () => {
     const driver = createUltralyticsDriver();
-    const { logger } = quietLogger();
+    const { logger } = captureLogger();
     const err = await failureOf(
       driver.preflight({ jobId: 'j', modelName: join(base, 'nope.pt'), config, task: 'detect', workDir: base, logger, env: { TRAINER_PYTHON: join(base, 'no-python') } }),
     );

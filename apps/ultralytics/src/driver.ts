@@ -1,32 +1,23 @@
 import { mkdir } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { createPythonBridgeDriver, pythonFor as interpreterFor, type PythonBridgeDriver } from '@trainers/trainer-contract';
+import { basename, dirname, join } from 'node:path';
+import { appRootOf, createPythonBridgeDriver, pythonFor as interpreterFor, type PythonBridgeDriver, type PythonBridgeDriverSettings } from '@trainers/trainer-contract';
 import { toUltralyticsArgs, ultralyticsConfigSchema, type UltralyticsConfig } from './config.js';
 import { canonicalMetricNames, canonicalMetrics, defaultPrimaryMetric } from './metrics.js';
 import { checkModelAvailable, resolveModel, resolveTaskFor } from './model.js';
 
 export const DRIVER_VERSION = '0.1.0';
-/** apps/ultralytics, from src/ (tests) or dist/ (the bundle): both sit one level below it. */
-const APP_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-
-export interface UltralyticsDriverOptions {
-  appRoot?: string;
-  /** Environment for picking the interpreter and for the child (default process.env). */
-  env?: NodeJS.ProcessEnv;
-  killGraceMs?: number;
-}
+const APP_ROOT = appRootOf(import.meta.url);
 
 /** The interpreter the trainer runs (TRAINER_PYTHON, the managed venv for requirements.txt, python3). */
 export const pythonFor = (env: NodeJS.ProcessEnv, appRoot = APP_ROOT) => interpreterFor(env, join(appRoot, 'requirements.txt'));
 
-export function createUltralyticsDriver(options: UltralyticsDriverOptions = {}): PythonBridgeDriver<UltralyticsConfig> {
+export function createUltralyticsDriver(options: PythonBridgeDriverSettings = {}): PythonBridgeDriver<UltralyticsConfig> {
   return createPythonBridgeDriver<UltralyticsConfig>({
     ...options,
+    appRoot: options.appRoot ?? APP_ROOT,
     name: 'ultralytics',
     version: DRIVER_VERSION,
     framework: { module: 'ultralytics', testedRange: '>=8.4.0,<8.5', pinned: '8.4.190' },
-    appRoot: options.appRoot ?? APP_ROOT,
     configSchema: ultralyticsConfigSchema as never,
     tasks: ['detect', 'segment', 'pose', 'classify', 'obb'],
     resolveTask: (modelName, config) => resolveTaskFor(resolveModel(modelName), modelName, config.task as never),

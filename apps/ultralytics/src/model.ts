@@ -1,6 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
 import { basename, isAbsolute, resolve } from 'node:path';
-import { ConfigError, ModelUnavailableError, type Task } from '@trainers/trainer-contract';
+import { ConfigError, ModelUnavailableError, readModelName, type Task } from '@trainers/trainer-contract';
 
 export type ModelKind = 'release' | 'yaml' | 'local' | 's3';
 
@@ -45,14 +45,8 @@ export function taskFromName(name: string): Task | undefined {
  * a local `.pt`, or an `s3://…/x.pt` (downloaded by the lifecycle). Unknown names are user errors.
  */
 export function resolveModel(name: string): ModelRef {
-  const raw = name.trim();
-  if (!raw) throw new ConfigError('model_name: empty');
-  if (raw.startsWith('s3://')) {
-    if (!/^s3:\/\/[^/]+\/.+\.pt$/i.test(raw)) {
-      throw new ModelUnavailableError(`model_name: "${raw}" must be an S3 object URI ending in .pt (s3://bucket/path/weights.pt)`);
-    }
-    return withTask({ kind: 's3', ultralytics: raw });
-  }
+  const { name: raw, s3 } = readModelName(name);
+  if (s3) return withTask({ kind: 's3', ultralytics: raw });
   const world = WORLD.exec(raw);
   if (world) {
     return { kind: 'release', ultralytics: `yolov8${world[2]}-${world[1] ? 'worldv2' : 'world'}.pt`, task: 'detect' };

@@ -1,12 +1,17 @@
 import { describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
-import { schemaFor } from '@trainers/trainer-contract';
+import { describeTrainer, schemaFor } from '@trainers/trainer-contract';
 import { createUltralyticsDriver } from './driver.js';
 
 describe('published config schema', () => {
   it('schemas/ultralytics.config.schema.json is up to date (run `npm run schemas`)', () => {
     const committed = JSON.parse(readFileSync(new URL('../../../schemas/ultralytics.config.schema.json', import.meta.url), 'utf8')) as unknown;
     expect(committed).toEqual(JSON.parse(JSON.stringify(schemaFor(createUltralyticsDriver(), 'config'))));
+  });
+
+  it('schemas/ultralytics.describe.json is up to date (run `npm run schemas`)', () => {
+    const committed = JSON.parse(readFileSync(new URL('../../../schemas/ultralytics.describe.json', import.meta.url), 'utf8')) as unknown;
+    expect(committed).toEqual(JSON.parse(JSON.stringify(describeTrainer(createUltralyticsDriver()))));
   });
 
   it('refuses unknown keys and publishes the framework keys with their ranges', () => {

@@ -12,7 +12,13 @@ export {
 export { runPythonBridge, BRIDGE_INTERRUPTED_EXIT, type RunPythonBridgeOptions, type PythonBridgeResult } from './run.js';
 export { checkPythonModule, type PythonModuleCheck } from './check.js';
 export { cleanLine } from './lines.js';
-export { createPythonBridgeDriver, type PythonBridgeDriver, type PythonBridgeDriverOptions, type PythonFramework } from './python-driver.js';
+export {
+  createPythonBridgeDriver,
+  type PythonBridgeDriver,
+  type PythonBridgeDriverOptions,
+  type PythonBridgeDriverSettings,
+  type PythonFramework,
+} from './python-driver.js';
 export { devPython, managedPython, managedVenvDir, pythonFor, requirementsHash, venvHome } from './python-env.js';
 export { bridgeChildEnv } from './child-env.js';
-export { bridgeRuntimeDir } from './runtime-dir.js';
+export { appRootOf, bridgeRuntimeDir } from './runtime-dir.js';

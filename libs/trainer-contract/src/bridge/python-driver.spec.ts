@@ -2,13 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { z } from 'zod';
 import { defineConfig, parseConfigObject } from '../config/index.js';
 import { ConfigError, InterruptedError, ModelUnavailableError, TrainingFailedError } from '../errors/index.js';
-import { createLogger } from '../log/index.js';
-import { failureOf } from '../testing/failure.js';
-import type { CheckpointEvent, EpochEndEvent, TrainContext } from '../lifecycle/types.js';
+import { captureLogger, failureOf, trainWith } from '../testing/index.js';
+import type { TrainContext } from '../lifecycle/types.js';
 import { bridgeRuntimeDir, createPythonBridgeDriver } from './index.js';
 
 const PYTHON = '/usr/bin/python3';
@@ -82,18 +80,12 @@ function driver(env: NodeJS.ProcessEnv = {}, testedRange = '>=2.0,<3') {
 }
 
 function capture() {
-  const lines: Array<Record<string, unknown>> = [];
-  const stream = new Writable({ write: (c, _e, done) => (String(c).split('\n').filter(Boolean).forEach((l) => lines.push(JSON.parse(l))), done()) });
-  return { logger: createLogger({ stream, pretty: false, level: 'debug' }), lines };
+  const { logger, lines } = captureLogger();
+  return { logger, records: () => lines.flatMap((l) => l.split('\n')).filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) };
 }
 
 function train(o: { model?: string; env?: NodeJS.ProcessEnv; epochs?: number; resumeFrom?: string; abortAfterEpoch?: number } = {}) {
   const workDir = mkdtempSync(join(base, 'work-'));
-  const d = driver(o.env);
-  const epochs: EpochEndEvent[] = [];
-  const checkpoints: CheckpointEvent[] = [];
-  const ac = new AbortController();
-  const { logger, lines } = capture();
   const dataset = {
     root: join(base, 'ds'),
     task: 'classify',
@@ -103,25 +95,18 @@ function train(o: { model?: string; env?: NodeJS.ProcessEnv; epochs?: number; re
     classes: [{ index: 0, id: 7, name: 'cat' }],
     report: {},
   } as unknown as TrainContext['dataset'];
-  const promise = d.train({
-    jobId: 'j',
+  const run = trainWith(driver(o.env), {
     modelName: o.model ?? 'demo-s',
     config: parseConfigObject(schema, { epochs: o.epochs ?? 3 }),
     task: 'classify',
     dataset,
     workDir,
-    runDir: join(workDir, 'run'),
     ...(o.resumeFrom ? { resumeFrom: o.resumeFrom } : {}),
-    signal: ac.signal,
-    logger,
-    onEpochEnd: (e) => {
-      epochs.push(e);
-      if (e.epoch === o.abortAfterEpoch) ac.abort();
-    },
-    onCheckpoint: (e) => checkpoints.push(e),
+    stopWhen: (e) => e.kind === 'epoch' && e.epoch === o.abortAfterEpoch,
   });
   const seen = (f: string) => JSON.parse(readFileSync(join(workDir, f), 'utf8')) as Record<string, unknown>;
-  return { promise, epochs, checkpoints, workDir, lines, seen };
+  const records = () => run.lines.flatMap((l) => l.split('\n')).filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+  return { ...run, workDir, seen, records };
 }
 
 describe('createPythonBridgeDriver: train', () => {
@@ -132,7 +117,7 @@ describe('createPythonBridgeDriver: train', () => {
     expect(run.epochs[0]).toMatchObject({ metrics: { accuracy_top1: 0.1, loss: 1 }, rawMetrics: { 'raw/acc': 0.1, 'raw/loss': 1 }, lr: { 'lr/pg0': 0.1 }, epochTime: 0.01 });
     const snapshots = join(run.workDir, 'checkpoint-snapshots');
     expect(run.checkpoints).toEqual([1, 2, 3].map((epoch) => ({ kind: 'last', path: join(snapshots, 'last.pt'), epoch })));
-    expect(run.lines.filter((l) => l['msg'] === 'heartbeat')).toHaveLength(15);
+    expect(run.records().filter((l) => l['msg'] === 'heartbeat')).toHaveLength(15);
     expect(result).toEqual({
       bestEpoch: 3,
       finalMetrics: { accuracy_top1: 0.3 },
@@ -174,7 +159,7 @@ describe('createPythonBridgeDriver: train', () => {
       XDG_CACHE_HOME: join(run.workDir, 'cache'),
       DEMO_CONFIG_DIR: join(run.workDir, 'demo-config'),
     });
-    expect(JSON.stringify(run.lines)).not.toMatch(/sekrit|tok|pw/);
+    expect(run.lines.join('')).not.toMatch(/sekrit|tok|pw/);
   });
 
   it('stops at a step on abort (exit 143 → InterruptedError) and resumes from the published last.pt', async () => {
@@ -207,22 +192,23 @@ describe('createPythonBridgeDriver: train', () => {
 describe('createPythonBridgeDriver: before training', () => {
   const config = parseConfigObject(schema, {});
   const preflight = (d: ReturnType<typeof driver>, env: NodeJS.ProcessEnv = {}) => {
-    const { logger, lines } = capture();
+    const { logger, records } = capture();
     const done = d.preflight({ jobId: 'j', modelName: 'demo-s', config, task: 'classify', workDir: mkdtempSync(join(base, 'pre-')), logger, env });
-    return { done, lines };
+    return { done, records };
   };
 
   it('checks that Python imports the framework and logs its version', async () => {
-    const { done, lines } = preflight(driver());
+    const { done, records } = preflight(driver());
     await done;
+    const lines = records();
     expect(lines.find((l) => l['msg'] === 'json is importable')).toMatchObject({ python: PYTHON, json: expect.stringMatching(/^2\./) });
     expect(lines.filter((l) => l['level'] === 'warn')).toEqual([]);
   });
 
   it('warns when the version is outside the tested range', async () => {
-    const { done, lines } = preflight(driver({}, '>=3.0,<3.1'));
+    const { done, records } = preflight(driver({}, '>=3.0,<3.1'));
     await done;
-    expect(lines.find((l) => l['level'] === 'warn')?.['msg']).toMatch(/^json 2\.[\d.]+ is outside the tested range >=3\.0,<3\.1$/);
+    expect(records().find((l) => l['level'] === 'warn')?.['msg']).toMatch(/^json 2\.[\d.]+ is outside the tested range >=3\.0,<3\.1$/);
   });
 
   it('fails with MODEL_UNAVAILABLE and the install command when the framework does not import', async () => {

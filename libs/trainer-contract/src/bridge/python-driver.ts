@@ -61,6 +61,9 @@ export interface PythonBridgeDriverOptions<C extends CommonConfig> {
   killGraceMs?: number;
 }
 
+/** What an app's create…Driver(options) passes through, so tests can point it at another root, env or grace period. */
+export type PythonBridgeDriverSettings = Partial<Pick<PythonBridgeDriverOptions<CommonConfig>, 'appRoot' | 'env' | 'killGraceMs'>>;
+
 export interface PythonBridgeDriver<C extends CommonConfig> extends TrainerDriver<C> {
   describe(): DriverDescription;
   /** The interpreter this driver runs (seam 5), for tests and tools. */

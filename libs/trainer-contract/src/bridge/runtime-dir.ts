@@ -17,3 +17,8 @@ export function bridgeRuntimeDir(): string {
 export function bridgeScriptPath(appRoot: string, bridgeFile: string): string {
   return IS_BUNDLE ? join(BUNDLED, basename(bridgeFile)) : join(appRoot, bridgeFile);
 }
+
+/** The app folder of a module in the app's src/ (tests) or dist/ (the bundle): both sit one level below it. */
+export function appRootOf(moduleUrl: string): string {
+  return resolve(dirname(fileURLToPath(moduleUrl)), '..');
+}

@@ -4,3 +4,4 @@ export * from './mlflow-server.js';
 export * from './s3-server.js';
 export * from './shapes-dataset.js';
 export * from './failure.js';
+export * from './driver-run.js';

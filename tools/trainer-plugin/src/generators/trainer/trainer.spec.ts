@@ -27,6 +27,8 @@ const APP_FILES = [
   'e2e/demo-fw.e2e.ts',
 ];
 
+const pkg = (tree: Tree) => readJson(tree, 'apps/demo-fw/package.json');
+
 function workspace(): Tree {
   const tree = createTreeWithEmptyWorkspace();
   writeJson(tree, 'package.json', { name: '@trainers/source', private: true });
@@ -84,12 +86,19 @@ describe('trainer generator', () => {
     expect(config).toContain('export const demoFwConfigSchema = defineConfig(demoFwConfigShape, { ownedKeys: DEMO_FW_OWNED_KEYS });');
     const driver = tree.read('apps/demo-fw/src/driver.ts', 'utf-8')!;
     expect(driver).toContain("name: 'demo-fw',");
-    expect(driver).toContain('runPythonBridge(');
-    expect(driver).toContain('checkPythonModule(');
+    expect(driver).toContain('createPythonBridgeDriver<DemoFwConfig>(');
+    // The bridge is framework code on the shared runtime: none of the protocol is copied into the app.
+    const bridge = tree.read('apps/demo-fw/python/bridge.py', 'utf-8')!;
+    expect(bridge).toContain('from trainer_bridge import ModelUnavailableError, run');
+    for (const protocol of ['os.fdopen', 'signal.signal', 'os.replace', 'traceback', 'TRAINER_EVENTS_FD']) expect(bridge).not.toContain(protocol);
+    expect(pkg(tree).nx.implicitDependencies).toEqual(['trainer-bridge']);
+    expect(pkg(tree).nx.targets.build.options.assets).toEqual([
+      { input: 'libs/trainer-contract/python/trainer_bridge', glob: '*.py', output: 'python/trainer_bridge' },
+      { input: 'apps/demo-fw/python', glob: 'bridge.py', output: 'python' },
+    ]);
     expect(tree.read('apps/demo-fw/e2e/demo-fw.e2e.ts', 'utf-8')).toContain("from '@trainers/trainer-contract/testing'");
     const dockerfile = tree.read('docker/demo-fw.Dockerfile', 'utf-8')!;
-    expect(dockerfile).toContain('COPY apps/demo-fw/dist/main.js apps/demo-fw/dist/convert-worker.js ./dist/');
-    expect(dockerfile).toContain('COPY apps/demo-fw/python/bridge.py ./python/bridge.py');
+    expect(dockerfile).toContain('COPY apps/demo-fw/dist/ ./dist/');
     expect(dockerfile).toContain('ENTRYPOINT ["node", "/app/dist/main.js"]');
   });
 
