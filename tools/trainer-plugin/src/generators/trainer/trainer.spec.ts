@@ -72,7 +72,7 @@ describe('trainer generator', () => {
       esbuildOptions: { conditions: ['@trainers/source'] },
     });
     expect(build.options.esbuildOptions.banner.js).toContain('createRequire as __cr');
-    expect(tree.read('apps/demo-fw/bin/trainer-demo-fw.mjs', 'utf-8')).toContain("new URL('../dist/main.js', import.meta.url)");
+    expect(tree.read('apps/demo-fw/bin/trainer-demo-fw.mjs', 'utf-8')).toContain("await launch(import.meta.url, 'trainer-demo-fw');");
     // The converter's worker is a second bundle entry, emitted beside main.js.
     expect(tree.read('apps/demo-fw/src/convert-worker.ts', 'utf-8')).toContain("import '@trainers/trainer-contract/convert-worker';");
   });
