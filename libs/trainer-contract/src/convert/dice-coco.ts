@@ -1,0 +1,283 @@
+import { closeSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { DataError } from '../errors/index.js';
+import { forEachAnnotation } from './annotation-pass.js';
+import { cocoAnnotation, type CocoContext } from './coco-annotation.js';
+import { strictFail, where, type LoadedDataset } from './dice-load.js';
+import { SPLITS, type ImageSplitPlan } from './image-splits.js';
+import { poseShape } from './pose.js';
+import { emptySplits, type ReportBuilder } from './report.js';
+import type { ClassCounts, SplitName } from './types.js';
+
+export interface CocoSplitsResult {
+  /** The files written, by split. */
+  files: Partial<Record<SplitName, string>>;
+  splits: ReturnType<typeof emptySplits>;
+  classCounts: ClassCounts[];
+  kept: number;
+  listed: number;
+  used: number;
+  kpts?: number;
+}
+
+/**
+ * detect / segment / pose → one COCO JSON file per split (`<split>.json` in the output folder):
+ *
+ *     {"info": {...}, "images": [...], "categories": [...], "annotations": [...]}
+ *
+ * - images: `id` (the DICE id when every image id is an integer, else 1…N in images order), `file_name` (the
+ *   absolute path of the source image: nothing is copied or linked), `width`, `height` (from the JSON, else the
+ *   header), `dice_id` (the DICE id as it was).
+ * - categories: `id` = the class index 0…N-1 of classes.json, `name`, `supercategory`, `dice_id`; pose adds
+ *   `keypoints` (names) and `skeleton` when the category has them.
+ * - annotations: `id` 1…M, `image_id`, `category_id` (the class index), `bbox` [x, y, w, h] in pixels clipped to
+ *   the image, `area` recomputed (the box's, or the clipped polygons' for segment), `iscrowd: 0`, `dice_id` when
+ *   the DICE annotation had an id; segment adds `segmentation` (the polygons, each clipped to the image), pose
+ *   `keypoints` (pixel triplets, padded or cut to kpt_shape, clipped) and `num_keypoints`.
+ *
+ * Memory: annotations go from each JSON batch straight to their split's file, so what is held is the image table,
+ * a write buffer per split and 24 bytes per kept annotation for spotting duplicates.
+ */
+export async function writeCocoSplits(
+  ds: LoadedDataset,
+  plan: ImageSplitPlan,
+  opts: {
+    outputDir: string;
+    task: CocoContext['task'];
+    strict: boolean;
+    report: ReportBuilder;
+    /** How the `info` block names the input (`annotations.json`). */
+    source: string;
+    firstAnnotationId?: number;
+    /** Pose: keypoints per instance, when another split file already fixed it. */
+    kpts?: number;
+  },
+): Promise<CocoSplitsResult & { nextAnnotationId: number }> {
+  const { images, classes, categories, file, scan } = ds;
+  const { report, task } = opts;
+  const annSection = scan.arrays.get('annotations');
+  let kpts = 0;
+  if (task === 'pose') {
+    kpts = opts.kpts ?? (await poseShape(ds, annSection)).kpts;
+    if (kpts === 0) throw new DataError('task pose needs keypoints: no category lists keypoints and no annotation has any');
+  }
+  const ctx: CocoContext = { task, report, kpts };
+  const { splitOf, bothSplits, usable } = plan;
+  // A lone image is listed in train and again in val.
+  const targets = (img: number): readonly number[] => (bothSplits && splitOf[img] === 0 ? BOTH : ONE[splitOf[img]!]!);
+
+  const present = new Set<number>();
+  for (const img of usable) for (const s of targets(img)) present.add(s);
+  const out: Array<SplitFile | undefined> = [undefined, undefined, undefined];
+  const intIds = usable.every((i) => Number.isSafeInteger(images.ids[i]));
+  const imageId = (img: number): string => (intIds ? String(images.ids[img]) : String(img + 1));
+  const categoryJson = classes
+    .map((c, k) => {
+      const info = categories[k]!;
+      let s = `{"id":${c.index},"name":${JSON.stringify(c.name)}`;
+      if (info.supercategory !== undefined) s += `,"supercategory":${JSON.stringify(info.supercategory)}`;
+      s += `,"dice_id":${c.id}`;
+      if (task === 'pose' && info.keypoints) s += `,"keypoints":${JSON.stringify(info.keypoints)}`;
+      if (task === 'pose' && info.skeleton) s += `,"skeleton":${JSON.stringify(info.skeleton)}`;
+      return s + '}';
+    })
+    .join(',');
+
+  const splits = emptySplits();
+  const classCounts: ClassCounts[] = classes.map((c) => ({ ...c, train: 0, val: 0, test: 0 }));
+  const hasLabel = new Uint8Array(images.count);
+  const seen = new SeenTable();
+  const problems: string[] = [];
+  let kept = 0;
+  let listed = 0;
+  let nextId = opts.firstAnnotationId ?? 1;
+  try {
+    for (const s of present) {
+      const f = (out[s] = new SplitFile(join(opts.outputDir, `${SPLITS[s]}.json`)));
+      f.write(`{"info":{"description":${JSON.stringify(`${opts.source} converted to COCO by dice2yolo`)},"split":"${SPLITS[s]}","classes":"classes.json"},"images":[`);
+    }
+    for (const img of usable) {
+      const entry = `{"id":${imageId(img)},"file_name":${JSON.stringify(join(ds.imagesDir, images.rel[img]!))},"width":${images.width[img]},"height":${images.height[img]},"dice_id":${JSON.stringify(images.ids[img])}}`;
+      for (const s of targets(img)) {
+        out[s]!.item(entry);
+        splits[SPLITS[s]!].images++;
+      }
+    }
+    for (const s of present) out[s]!.write(`],"categories":[${categoryJson}],"annotations":[`).restart();
+
+    if (annSection) {
+      const lookups = { idToIdx: images.idToIdx, target: images.target, catIndex: ds.catIndex };
+      listed = await forEachAnnotation(file, annSection, 0, annSection.batches.length, lookups, report, opts.strict, problems, (index, ann, img, cls) => {
+        if (!images.ok[img]) {
+          report.drop('image_dropped', () => `${where('annotations', index, ann.id)}: ${ds.imagesLabel}/${images.rel[img]}`);
+          return;
+        }
+        if (ann.iscrowd === 1 || ann.iscrowd === true) {
+          report.drop('crowd', () => where('annotations', index, ann.id));
+          return;
+        }
+        const a = cocoAnnotation(ctx, index, ann, cls, images.width[img]!, images.height[img]!);
+        if (!a) return;
+        if (seen.addOrFind(img, a.values)) {
+          report.drop('duplicate_annotation', () => `${where('annotations', index, ann.id)}: same class and coordinates as an earlier annotation of ${where('images', img, images.ids[img])}`);
+          return;
+        }
+        kept++;
+        hasLabel[img] = 1;
+        const dice = typeof ann.id === 'number' || typeof ann.id === 'string' ? `,"dice_id":${JSON.stringify(ann.id)}` : '';
+        const json = `{"id":${nextId++},"image_id":${imageId(img)},${a.body}${dice}}`;
+        for (const s of targets(img)) {
+          out[s]!.item(json);
+          splits[SPLITS[s]!].annotations++;
+          classCounts[cls]![SPLITS[s]!]++;
+        }
+      });
+    }
+    await file.close();
+    strictFail(problems);
+    for (const img of usable) {
+      if (hasLabel[img]) continue;
+      report.note('images_without_annotations', () => `${where('images', img, images.ids[img])}: ${images.rel[img]}`);
+      for (const s of targets(img)) splits[SPLITS[s]!].background++;
+    }
+    const files: Partial<Record<SplitName, string>> = {};
+    for (const s of present) {
+      out[s]!.write(']}\n');
+      files[SPLITS[s]!] = out[s]!.finish();
+    }
+    return { files, splits, classCounts, kept, listed, used: usable.length, kpts: kpts || undefined, nextAnnotationId: nextId };
+  } catch (err) {
+    // Nothing half-written stays behind for a conversion that failed on its data.
+    for (const f of out) f?.abort();
+    throw err;
+  }
+}
+
+const ONE: ReadonlyArray<readonly number[]> = [[0], [1], [2]];
+const BOTH: readonly number[] = [0, 1];
+
+/** Above this many buffered characters a split's text goes to disk (bounded memory, few system calls). */
+const FLUSH_AT = 1 << 20;
+
+/** One split's JSON, written to a hidden `.part` file and renamed into place once complete. */
+class SplitFile {
+  private readonly tmp: string;
+  private readonly fd: number;
+  private buf: string[] = [];
+  private size = 0;
+  private first = true;
+
+  constructor(private readonly path: string) {
+    this.tmp = join(path, '..', `.${path.slice(path.lastIndexOf('/') + 1)}.part`);
+    this.fd = openSync(this.tmp, 'w');
+  }
+
+  write(s: string): this {
+    this.buf.push(s);
+    this.size += s.length;
+    if (this.size >= FLUSH_AT) this.flush();
+    return this;
+  }
+
+  /** An element of the array being written: commas between elements. */
+  item(s: string): void {
+    this.write(this.first ? s : ',' + s);
+    this.first = false;
+  }
+
+  /** The next array starts. */
+  restart(): void {
+    this.first = true;
+  }
+
+  private flush(): void {
+    if (this.size === 0) return;
+    writeSync(this.fd, this.buf.join(''));
+    this.buf = [];
+    this.size = 0;
+  }
+
+  finish(): string {
+    this.flush();
+    closeSync(this.fd);
+    renameSync(this.tmp, this.path);
+    return this.path;
+  }
+
+  abort(): void {
+    try {
+      closeSync(this.fd);
+    } catch {
+      /* already closed */
+    }
+    rmSync(this.tmp, { force: true });
+  }
+}
+
+/**
+ * Exact duplicates (same image, class and coordinates) among kept annotations, found by two independent 32-bit
+ * hashes of the numbers: an open-addressing table of 12 bytes a slot, kept at most half full. A false match
+ * needs both hashes of two annotations of the same image to collide (about one in 2^64).
+ */
+class SeenTable {
+  private img = new Int32Array(1 << 12).fill(-1);
+  private a = new Uint32Array(1 << 12);
+  private b = new Uint32Array(1 << 12);
+  private count = 0;
+  private readonly f64 = new Float64Array(1);
+  private readonly u32 = new Uint32Array(this.f64.buffer);
+
+  /** True when an equal annotation of this image was added before; adds it otherwise. */
+  addOrFind(image: number, values: readonly number[]): boolean {
+    let h1 = 0x811c9dc5 ^ image;
+    let h2 = Math.imul(image ^ 0x5bd1e995, 0x9e3779b1);
+    for (let i = 0; i < values.length; i++) {
+      // -0 and 0 are the same coordinate.
+      this.f64[0] = values[i]! === 0 ? 0 : values[i]!;
+      const lo = this.u32[0]!;
+      const hi = this.u32[1]!;
+      h1 = Math.imul(h1 ^ lo, 0x01000193);
+      h1 = Math.imul(h1 ^ hi, 0x01000193);
+      h2 = Math.imul(h2 ^ lo, 0xcc9e2d51);
+      h2 = (h2 << 15) | (h2 >>> 17);
+      h2 = Math.imul(h2 ^ hi, 0x1b873593);
+      h2 = (h2 << 13) | (h2 >>> 19);
+    }
+    h1 = fmix(h1 ^ values.length) >>> 0;
+    h2 = fmix(h2 ^ values.length) >>> 0;
+    if ((this.count + 1) * 2 > this.img.length) this.grow();
+    return this.insert(image, h1, h2);
+  }
+
+  private insert(image: number, h1: number, h2: number): boolean {
+    const mask = this.img.length - 1;
+    for (let i = h1 & mask; ; i = (i + 1) & mask) {
+      const at = this.img[i]!;
+      if (at === -1) {
+        this.img[i] = image;
+        this.a[i] = h1;
+        this.b[i] = h2;
+        this.count++;
+        return false;
+      }
+      if (at === image && this.a[i] === h1 && this.b[i] === h2) return true;
+    }
+  }
+
+  private grow(): void {
+    const [img, a, b] = [this.img, this.a, this.b];
+    this.img = new Int32Array(img.length * 2).fill(-1);
+    this.a = new Uint32Array(img.length * 2);
+    this.b = new Uint32Array(img.length * 2);
+    this.count = 0;
+    for (let i = 0; i < img.length; i++) if (img[i] !== -1) this.insert(img[i]!, a[i]!, b[i]!);
+  }
+}
+
+function fmix(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return h ^ (h >>> 16);
+}
