@@ -1,5 +1,6 @@
 import { label, MIN_SIZE, readBox, readKeypoints, readPolygons } from './annotation.js';
 import { clipBox, clipPolygon, polygonBounds, polygonInside } from './geometry.js';
+import type { JsonBytes } from './json-bytes.js';
 import type { ReportBuilder } from './report.js';
 
 /**
@@ -15,32 +16,28 @@ export interface CocoContext {
   kpts: number;
 }
 
-export interface CocoAnnotation {
-  /** `"category_id":…,"bbox":[…],"area":…,"iscrowd":0…`: the JSON members after id and image_id. */
-  body: string;
-  /** The numbers that make it what it is (class, box, polygon points, keypoints), for spotting exact duplicates. */
-  values: number[];
-}
-
 type Ann = Record<string, unknown>;
 
-/** JSON for a number: finite in every case but an overflowing area (an image side near 1e308). */
-function n(v: number): string {
-  return Number.isFinite(v) ? String(v) : 'null';
+function list(out: JsonBytes, vals: readonly number[]): void {
+  out.raw('[');
+  for (let i = 0; i < vals.length; i++) {
+    if (i) out.raw(',');
+    out.num(vals[i]!);
+  }
+  out.raw(']');
 }
 
-function list(vals: readonly number[]): string {
-  let s = '[';
-  for (let i = 0; i < vals.length; i++) s += (i ? ',' : '') + n(vals[i]!);
-  return s + ']';
+/**
+ * Writes `"category_id":…,"bbox":[…],"area":…,"iscrowd":0…` (the members after id and image_id) into `out`, every
+ * number that makes the annotation what it is (class, box, polygons, keypoints) passing through out.num() and so
+ * into its hashes. False when the annotation is dropped, before anything is written; the reason is in the report.
+ * Wrong types throw a DataError.
+ */
+export function cocoAnnotation(ctx: CocoContext, index: number, ann: Ann, cls: number, W: number, H: number, out: JsonBytes): boolean {
+  return ctx.task === 'segment' ? segmentAnnotation(ctx, index, ann, cls, W, H, out) : boxAnnotation(ctx, index, ann, cls, W, H, out);
 }
 
-/** Undefined when the annotation is dropped; the reason is in the report. Wrong types throw a DataError. */
-export function cocoAnnotation(ctx: CocoContext, index: number, ann: Ann, cls: number, W: number, H: number): CocoAnnotation | undefined {
-  return ctx.task === 'segment' ? segmentAnnotation(ctx, index, ann, cls, W, H) : boxAnnotation(ctx, index, ann, cls, W, H);
-}
-
-function boxAnnotation(ctx: CocoContext, index: number, ann: Ann, cls: number, W: number, H: number): CocoAnnotation | undefined {
+function boxAnnotation(ctx: CocoContext, index: number, ann: Ann, cls: number, W: number, H: number, out: JsonBytes): boolean {
   const { report } = ctx;
   let box = readBox(index, ann);
   let fromPolygon = false;
@@ -51,7 +48,7 @@ function boxAnnotation(ctx: CocoContext, index: number, ann: Ann, cls: number, W
       fromPolygon = true;
     } else {
       report.drop('missing_bbox', () => label(index, ann));
-      return undefined;
+      return false;
     }
   } else if (ann.segmentation !== undefined && ann.segmentation !== null && !Array.isArray(ann.segmentation)) {
     report.note('rle_box_kept', () => label(index, ann));
@@ -59,31 +56,49 @@ function boxAnnotation(ctx: CocoContext, index: number, ann: Ann, cls: number, W
   const [x, y, w, h] = box;
   if (!(w > 0 && h > 0)) {
     report.drop('zero_area_box', () => `${label(index, ann)}: bbox ${JSON.stringify(box)}`);
-    return undefined;
+    return false;
   }
   const c = clipBox(x, y, w, h, W, H);
   // The same threshold as the YOLO labels, whose 10 decimals would print such a box as zero-sized.
   if (c && ((c.x2 - c.x1) / W < MIN_SIZE || (c.y2 - c.y1) / H < MIN_SIZE)) {
     report.drop('zero_area_box', () => `${label(index, ann)}: bbox ${JSON.stringify(box)} in ${W}x${H}`);
-    return undefined;
+    return false;
   }
   if (!c) {
     report.drop('box_outside_image', () => `${label(index, ann)}: bbox ${JSON.stringify(box)} in ${W}x${H}`);
-    return undefined;
+    return false;
   }
   if (fromPolygon) report.repair('box_from_polygon', () => label(index, ann));
   if (c.clipped) report.repair('clipped_box', () => `${label(index, ann)}: bbox ${JSON.stringify(box)} in ${W}x${H}`);
   const kp = ctx.task === 'pose' ? readKeypoints(index, ann) : undefined;
   const bw = c.x2 - c.x1;
   const bh = c.y2 - c.y1;
-  const values = [cls, c.x1, c.y1, bw, bh];
-  let body = `"category_id":${cls},"bbox":[${c.x1},${c.y1},${bw},${bh}],"area":${n(bw * bh)},"iscrowd":0`;
+  box4(out, cls, c.x1, c.y1, bw, bh);
+  out.raw(',"area":');
+  out.num(bw * bh);
+  out.raw(',"iscrowd":0');
   if (ctx.task === 'pose') {
     const { points, visible } = keypoints(ctx, index, ann, kp, W, H);
-    for (const v of points) values.push(v);
-    body += `,"keypoints":${list(points)},"num_keypoints":${visible}`;
+    out.raw(',"keypoints":');
+    list(out, points);
+    out.raw(',"num_keypoints":');
+    out.int(visible);
   }
-  return { body, values };
+  return true;
+}
+
+function box4(out: JsonBytes, cls: number, x: number, y: number, w: number, h: number): void {
+  out.raw('"category_id":');
+  out.num(cls);
+  out.raw(',"bbox":[');
+  out.num(x);
+  out.raw(',');
+  out.num(y);
+  out.raw(',');
+  out.num(w);
+  out.raw(',');
+  out.num(h);
+  out.raw(']');
 }
 
 /** Pixel triplets, clipped to the image, visibility 0/1/2, padded with `0,0,0` or cut to K: as the YOLO labels. */
@@ -115,24 +130,24 @@ function keypoints(ctx: CocoContext, index: number, ann: Ann, kp: number[] | und
   return { points, visible };
 }
 
-function segmentAnnotation(ctx: CocoContext, index: number, ann: Ann, cls: number, W: number, H: number): CocoAnnotation | undefined {
+function segmentAnnotation(ctx: CocoContext, index: number, ann: Ann, cls: number, W: number, H: number, out: JsonBytes): boolean {
   const { report } = ctx;
   const polys = readPolygons(index, ann, report);
   if (polys === 'rle') {
     report.drop('rle_segmentation', () => label(index, ann));
-    return undefined;
+    return false;
   }
   let parts: number[][];
   if (!polys) {
     const box = readBox(index, ann);
     if (!box) {
       report.drop('missing_bbox', () => label(index, ann));
-      return undefined;
+      return false;
     }
     const [x, y, w, h] = box;
     if (!(w > 0 && h > 0)) {
       report.drop('zero_area_box', () => `${label(index, ann)}: bbox ${JSON.stringify(box)}`);
-      return undefined;
+      return false;
     }
     report.repair('polygon_from_box', () => label(index, ann));
     parts = [[x, y, x + w, y, x + w, y + h, x, y + h]];
@@ -154,21 +169,22 @@ function segmentAnnotation(ctx: CocoContext, index: number, ann: Ann, cls: numbe
   }
   if (kept.length === 0) {
     report.drop('polygon_outside_image', () => `${label(index, ann)} in ${W}x${H}`);
-    return undefined;
+    return false;
   }
   if (clipped) report.repair('clipped_polygon', () => `${label(index, ann)} in ${W}x${H}`);
-  const [bx, by, bw, bh] = polygonBounds(kept.flat());
-  const values = [cls, bx, by, bw, bh];
+  const [bx, by, bw, bh] = polygonBounds(kept.length === 1 ? kept[0]! : kept.flat());
   let area = 0;
-  let seg = '[';
+  for (const p of kept) area += Math.abs(shoelace(p));
+  box4(out, cls, bx, by, bw, bh);
+  out.raw(',"area":');
+  out.num(area);
+  out.raw(',"iscrowd":0,"segmentation":[');
   kept.forEach((p, i) => {
-    area += Math.abs(shoelace(p));
-    values.push(p.length);
-    for (const v of p) values.push(v);
-    seg += (i ? ',' : '') + list(p);
+    if (i) out.raw(',');
+    list(out, p);
   });
-  seg += ']';
-  return { body: `"category_id":${cls},"bbox":[${bx},${by},${bw},${bh}],"area":${n(area)},"iscrowd":0,"segmentation":${seg}`, values };
+  out.raw(']');
+  return true;
 }
 
 /** Signed area of a flat [x, y, …] ring. */

@@ -5,6 +5,7 @@ import { forEachAnnotation } from './annotation-pass.js';
 import { cocoAnnotation, type CocoContext } from './coco-annotation.js';
 import { strictFail, where, type LoadedDataset } from './dice-load.js';
 import { SPLITS, type ImageSplitPlan } from './image-splits.js';
+import { JsonBytes } from './json-bytes.js';
 import { poseShape } from './pose.js';
 import { emptySplits, type ReportBuilder } from './report.js';
 import type { ClassCounts, SplitName } from './types.js';
@@ -96,8 +97,18 @@ export async function writeCocoSplits(
       const f = (out[s] = new SplitFile(join(opts.outputDir, `${SPLITS[s]}.json`)));
       f.write(`{"info":{"description":${JSON.stringify(`${opts.source} converted to COCO by dice2yolo`)},"split":"${SPLITS[s]}","classes":"classes.json"},"images":[`);
     }
+    const entry = new JsonBytes();
     for (const img of usable) {
-      const entry = `{"id":${imageId(img)},"file_name":${JSON.stringify(join(ds.imagesDir, images.rel[img]!))},"width":${images.width[img]},"height":${images.height[img]},"dice_id":${JSON.stringify(images.ids[img])}}`;
+      entry.pos = 0;
+      entry.raw(`{"id":${imageId(img)},"file_name":`);
+      entry.str(join(ds.imagesDir, images.rel[img]!));
+      entry.raw(',"width":');
+      entry.num(images.width[img]!);
+      entry.raw(',"height":');
+      entry.num(images.height[img]!);
+      entry.raw(',"dice_id":');
+      entry.raw(JSON.stringify(images.ids[img]));
+      entry.raw('}');
       for (const s of targets(img)) {
         out[s]!.item(entry);
         splits[SPLITS[s]!].images++;
@@ -107,6 +118,7 @@ export async function writeCocoSplits(
 
     if (annSection) {
       const lookups = { idToIdx: images.idToIdx, target: images.target, catIndex: ds.catIndex };
+      const json = new JsonBytes();
       listed = await forEachAnnotation(file, annSection, 0, annSection.batches.length, lookups, report, opts.strict, problems, (index, ann, img, cls) => {
         if (!images.ok[img]) {
           report.drop('image_dropped', () => `${where('annotations', index, ann.id)}: ${ds.imagesLabel}/${images.rel[img]}`);
@@ -116,16 +128,28 @@ export async function writeCocoSplits(
           report.drop('crowd', () => where('annotations', index, ann.id));
           return;
         }
-        const a = cocoAnnotation(ctx, index, ann, cls, images.width[img]!, images.height[img]!);
-        if (!a) return;
-        if (seen.addOrFind(img, a.values)) {
+        json.pos = 0;
+        json.raw('{"id":');
+        json.int(nextId);
+        json.raw(',"image_id":');
+        if (intIds) json.int(images.ids[img] as number);
+        else json.int(img + 1);
+        json.raw(',');
+        json.resetHash(img);
+        if (!cocoAnnotation(ctx, index, ann, cls, images.width[img]!, images.height[img]!, json)) return;
+        if (seen.addOrFind(img, json.h1 ^ json.hashed, json.h2 ^ json.hashed)) {
           report.drop('duplicate_annotation', () => `${where('annotations', index, ann.id)}: same class and coordinates as an earlier annotation of ${where('images', img, images.ids[img])}`);
           return;
         }
+        nextId++;
         kept++;
         hasLabel[img] = 1;
-        const dice = typeof ann.id === 'number' || typeof ann.id === 'string' ? `,"dice_id":${JSON.stringify(ann.id)}` : '';
-        const json = `{"id":${nextId++},"image_id":${imageId(img)},${a.body}${dice}}`;
+        if (typeof ann.id === 'number' || typeof ann.id === 'string') {
+          json.raw(',"dice_id":');
+          if (typeof ann.id === 'number') json.raw(JSON.stringify(ann.id));
+          else json.str(ann.id);
+        }
+        json.raw('}');
         for (const s of targets(img)) {
           out[s]!.item(json);
           splits[SPLITS[s]!].annotations++;
@@ -156,15 +180,14 @@ export async function writeCocoSplits(
 const ONE: ReadonlyArray<readonly number[]> = [[0], [1], [2]];
 const BOTH: readonly number[] = [0, 1];
 
-/** Above this many buffered characters a split's text goes to disk (bounded memory, few system calls). */
+/** Above this many buffered bytes a split's text goes to disk (bounded memory, few system calls). */
 const FLUSH_AT = 1 << 20;
 
 /** One split's JSON, written to a hidden `.part` file and renamed into place once complete. */
 class SplitFile {
   private readonly tmp: string;
   private readonly fd: number;
-  private buf: string[] = [];
-  private size = 0;
+  private readonly out = new JsonBytes(FLUSH_AT + (1 << 16));
   private first = true;
 
   constructor(private readonly path: string) {
@@ -173,16 +196,17 @@ class SplitFile {
   }
 
   write(s: string): this {
-    this.buf.push(s);
-    this.size += s.length;
-    if (this.size >= FLUSH_AT) this.flush();
+    this.out.utf8(s);
+    this.maybeFlush();
     return this;
   }
 
-  /** An element of the array being written: commas between elements. */
-  item(s: string): void {
-    this.write(this.first ? s : ',' + s);
+  /** An element of the array being written (its bytes so far in `from`): commas between elements. */
+  item(from: JsonBytes): void {
+    if (!this.first) this.out.raw(',');
     this.first = false;
+    this.out.bytes(from.buf, 0, from.pos);
+    this.maybeFlush();
   }
 
   /** The next array starts. */
@@ -190,11 +214,14 @@ class SplitFile {
     this.first = true;
   }
 
+  private maybeFlush(): void {
+    if (this.out.pos >= FLUSH_AT) this.flush();
+  }
+
   private flush(): void {
-    if (this.size === 0) return;
-    writeSync(this.fd, this.buf.join(''));
-    this.buf = [];
-    this.size = 0;
+    let at = 0;
+    while (at < this.out.pos) at += writeSync(this.fd, this.out.buf, at, this.out.pos - at);
+    this.out.pos = 0;
   }
 
   finish(): string {
@@ -215,8 +242,8 @@ class SplitFile {
 }
 
 /**
- * Exact duplicates (same image, class and coordinates) among kept annotations, found by two independent 32-bit
- * hashes of the numbers: an open-addressing table of 12 bytes a slot, kept at most half full. A false match
+ * Exact duplicates (same image, class and numbers) among kept annotations, found by two independent 32-bit hashes
+ * of the numbers (JsonBytes.num): an open-addressing table of 12 bytes a slot, kept at most half full. A false match
  * needs both hashes of two annotations of the same image to collide (about one in 2^64).
  */
 class SeenTable {
@@ -224,29 +251,11 @@ class SeenTable {
   private a = new Uint32Array(1 << 12);
   private b = new Uint32Array(1 << 12);
   private count = 0;
-  private readonly f64 = new Float64Array(1);
-  private readonly u32 = new Uint32Array(this.f64.buffer);
 
-  /** True when an equal annotation of this image was added before; adds it otherwise. */
-  addOrFind(image: number, values: readonly number[]): boolean {
-    let h1 = 0x811c9dc5 ^ image;
-    let h2 = Math.imul(image ^ 0x5bd1e995, 0x9e3779b1);
-    for (let i = 0; i < values.length; i++) {
-      // -0 and 0 are the same coordinate.
-      this.f64[0] = values[i]! === 0 ? 0 : values[i]!;
-      const lo = this.u32[0]!;
-      const hi = this.u32[1]!;
-      h1 = Math.imul(h1 ^ lo, 0x01000193);
-      h1 = Math.imul(h1 ^ hi, 0x01000193);
-      h2 = Math.imul(h2 ^ lo, 0xcc9e2d51);
-      h2 = (h2 << 15) | (h2 >>> 17);
-      h2 = Math.imul(h2 ^ hi, 0x1b873593);
-      h2 = (h2 << 13) | (h2 >>> 19);
-    }
-    h1 = fmix(h1 ^ values.length) >>> 0;
-    h2 = fmix(h2 ^ values.length) >>> 0;
+  /** True when an annotation of this image with the same hashes was added before; adds it otherwise. */
+  addOrFind(image: number, h1: number, h2: number): boolean {
     if ((this.count + 1) * 2 > this.img.length) this.grow();
-    return this.insert(image, h1, h2);
+    return this.insert(image, fmix(h1) >>> 0, fmix(h2) >>> 0);
   }
 
   private insert(image: number, h1: number, h2: number): boolean {

@@ -46,7 +46,7 @@ export async function readImageSize(path: string): Promise<ImageSize | undefined
     return undefined;
   }
   try {
-    const head = new Uint8Array(HEAD);
+    const head = Buffer.allocUnsafe(HEAD);
     const { bytesRead } = await fh.read(head, 0, HEAD, 0);
     const b = head.subarray(0, bytesRead);
     let found = measure(b);
