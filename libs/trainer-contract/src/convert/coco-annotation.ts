@@ -181,6 +181,8 @@ function segmentAnnotation(ctx: CocoContext, index: number, ann: Ann, cls: numbe
   out.raw(',"iscrowd":0,"segmentation":[');
   kept.forEach((p, i) => {
     if (i) out.raw(',');
+    // [[a…f], [g…n]] and [[a…n]] are different objects with the same numbers.
+    out.mark(p.length);
     list(out, p);
   });
   out.raw(']');

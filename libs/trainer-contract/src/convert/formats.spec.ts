@@ -197,6 +197,19 @@ describe('coco', () => {
     expect(prepared.report.repaired.merged_multipart_polygon).toBeUndefined();
   });
 
+  it('segment: an object in two parts is not a duplicate of one outline with the same numbers', async () => {
+    const a = [1, 1, 9, 1, 9, 9];
+    const b = [20, 20, 30, 20, 30, 30, 20, 30];
+    const annotations = [
+      { id: 1, image_id: 1, category_id: 1, segmentation: [a, b] },
+      { id: 2, image_id: 1, category_id: 1, segmentation: [[...a, ...b]] },
+      { id: 3, image_id: 1, category_id: 1, segmentation: [a, b] },
+    ];
+    const { prepared } = await convert({ images: [img(1, 'a.png')], annotations, categories: cats }, 'segment', 'coco');
+    expect(readCoco(prepared.coco!.train).annotations.map((x) => x.dice_id)).toEqual([1, 2]);
+    expect(prepared.report.dropped.duplicate_annotation!.count).toBe(1);
+  });
+
   it('pose: pixel keypoints clipped, padded to kpt_shape, num_keypoints counted; categories keep names and skeleton', async () => {
     const categories = [{ id: 1, name: 'person', keypoints: ['nose', 'left_eye', 'right_eye'], skeleton: [[2, 3]] }];
     const images = [img(1, 'a.png'), img(2, 'b.png')];

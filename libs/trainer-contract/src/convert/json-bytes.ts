@@ -127,6 +127,11 @@ export class JsonBytes {
     this.pos += b.write(String(a), this.pos, 'latin1');
   }
 
+  /** Hashes a number without writing it: the structure around the numbers (how long each polygon is). */
+  mark(v: number): void {
+    this.hash(v);
+  }
+
   private hash(v: number): void {
     // -0 and 0 are the same coordinate.
     this.f64[0] = v === 0 ? 0 : v;

@@ -27,9 +27,11 @@ export function parseSplitConfig(raw: SplitConfig | unknown, label = 'split_conf
 }
 
 /**
- * Turns the staged dataset into what the framework trains on (CONTRACT §7): DICEFormat is converted,
- * a YOLO or ImageFolder dataset is used in place. Bad data is a DataError naming the item; a missing
- * dataset is a DataUnavailableError.
+ * Turns the staged dataset into the layout the framework reads (CONTRACT §7), `opts.format` (default yolo):
+ * DICEFormat is converted to any of them; a dataset already in the framework's native layout (YOLO, ImageFolder,
+ * pre-split COCO) is used as it is, and one in another layout is refused saying what is needed. Bad data is a
+ * DataError naming the item, a target the task has not a ConfigError, a missing dataset a DataUnavailableError;
+ * after a failure the output folder holds nothing but its marker.
  */
 export async function prepareDataset(opts: PrepareOptions): Promise<PreparedDataset> {
   const started = performance.now();
