@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Benchmark of the DICEFormat → YOLO converter (issue 3) against Ultralytics' convert_coco anchors and
-// against this machine's floor (one JSON.parse of the file + one label file per image), measured in this run.
+// against this machine's floor (one JSON.parse of the file + one label file per image), measured in this run;
+// then the same workloads converted to COCO files (--format coco: time and peak RSS against the floor's parse).
 //
 //   node tools/bench/convert.mjs                 boxes + polygons workloads (20k images, 200k annotations)
 //   BENCH_CONVERT_BIG_MB=650 node tools/...      also a streamed ≥600 MB annotations file (bounded memory)
@@ -9,7 +10,7 @@
 // Every measured step runs in its own child process, so peak RSS (maxRSS) is that step's alone.
 import { spawnSync } from 'node:child_process';
 import {
-  closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeSync,
+  closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, writeSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,11 +28,11 @@ async function loadLib() {
 // ---------- child modes ----------
 const mode = process.argv[2];
 if (mode === '--child-convert') {
-  const [input, output, task, tuningJson] = process.argv.slice(3);
+  const [input, output, task, tuningJson, format] = process.argv.slice(3);
   const { prepareDataset } = await loadLib();
   const { createLogger } = await import(pathToFileURL(join(dist, 'log', 'index.js')).href);
   const t0 = performance.now();
-  const r = await prepareDataset({ inputDir: input, outputDir: output, task, logger: createLogger({ level: 'silent' }), tuning: JSON.parse(tuningJson || '{}') });
+  const r = await prepareDataset({ inputDir: input, outputDir: output, task, format: format || 'yolo', logger: createLogger({ level: 'silent' }), tuning: JSON.parse(tuningJson || '{}') });
   const ms = performance.now() - t0;
   const ru = process.resourceUsage();
   process.stdout.write(JSON.stringify({ ms, cpuMs: (ru.userCPUTime + ru.systemCPUTime) / 1000, maxRssMB: ru.maxRSS / 1024, kept: r.report.annotations.kept, files: r.report.filesWritten, writeMs: r.report.writeMs, threads: r.report.annotationThreads, streamed: r.report.streamed, dropped: Object.fromEntries(Object.entries(r.report.dropped).map(([k, g]) => [k, g.count])) }) + '\n');
@@ -53,6 +54,27 @@ if (mode === '--child-floor') {
   const t2 = performance.now();
   const ru = process.resourceUsage();
   process.stdout.write(JSON.stringify({ parseMs: t1 - t0, filesMs: t2 - t1, ms: t2 - t0, n: data.annotations.length, maxRssMB: ru.maxRSS / 1024, cpuMs: (ru.userCPUTime + ru.systemCPUTime) / 1000 }) + '\n');
+  process.exit(0);
+}
+
+if (mode === '--child-sizes') {
+  // Sizes read from headers (annotations.json without width/height): image-size on each file, against the floor
+  // of opening each file, reading its first 64 bytes and closing it, with the same 16 reads in flight.
+  const [dir, n] = process.argv.slice(3);
+  const { readImageSize } = await import(pathToFileURL(join(dist, 'convert', 'image-size.js')).href);
+  const { open } = await import('node:fs/promises');
+  const files = readdirSync(dir).map((f) => join(dir, f));
+  const pass = async (fn) => {
+    let next = 0;
+    const t0 = performance.now();
+    await Promise.all(Array.from({ length: 16 }, async () => { while (next < files.length) await fn(files[next++]); }));
+    return performance.now() - t0;
+  };
+  const floor = async (f) => { const fh = await open(f, 'r'); await fh.read(Buffer.alloc(64), 0, 64, 0); await fh.close(); };
+  const ours = async (f) => { if (!(await readImageSize(f))) throw new Error(`no size for ${f}`); };
+  const runs = { floor: [], ours: [] };
+  for (let rep = 0; rep < 3; rep++) { runs.floor.push(await pass(floor)); runs.ours.push(await pass(ours)); }
+  process.stdout.write(JSON.stringify({ n: Number(n), floorMs: Math.min(...runs.floor), ms: Math.min(...runs.ours) }) + '\n');
   process.exit(0);
 }
 
@@ -254,7 +276,32 @@ try {
     } else {
       console.log(`  convert_coco: ${ul?.error ? 'failed: ' + ul.error : 'ultralytics not importable by /usr/bin/python3 (set ULTRALYTICS_SRC to a checkout)'}; anchors used`);
     }
+    // The same dataset to COCO JSON files (what Hugging Face detection reads): no label files, one pass writing JSON.
+    const cocos = [];
+    for (let rep = 0; rep < RUNS; rep++) {
+      spawnSync('sync');
+      cocos.push(child(['--child-convert', dir, join(root, `coco-${c.name}-${rep}`), c.task, '{}', 'coco']));
+    }
+    const coco = best(cocos);
+    console.log(`  coco: ${fmtS(coco.ms)} in-process, CPU ${fmtS(best(cocos, 'cpuMs').cpuMs)}, peak RSS ${Math.max(...cocos.map((o) => o.maxRssMB)).toFixed(0)} MB, ${coco.kept} annotations kept (yolo ${our.kept}); ${(coco.ms / floor.parseMs).toFixed(2)}× the floor's JSON.parse`);
+    Object.assign(entry, { cocoMs: Math.round(coco.ms), cocoMaxRssMB: Math.round(Math.max(...cocos.map((o) => o.maxRssMB))), cocoKept: coco.kept });
     results[c.name] = entry;
+  }
+
+  if (!process.env.BENCH_CONVERT_ONLY_BIG) {
+    // 5,000 phone-like JPEGs (12 KB EXIF block, orientation 6, 100 KB of data) and 5,000 small PNGs.
+    const { jpegHeaderBytes, pngBytes } = await import(pathToFileURL(join(dist, 'convert', 'fixtures.js')).href);
+    const dir = join(root, 'sizes');
+    mkdirSync(dir);
+    const jpeg = Buffer.concat([jpegHeaderBytes(4000, 3000, 12000, 6), Buffer.alloc(100_000)]);
+    const png = pngBytes(64, 48);
+    for (let i = 0; i < 5000; i++) {
+      writeFileSync(join(dir, `${i}.jpg`), jpeg);
+      writeFileSync(join(dir, `${i}.png`), png);
+    }
+    const r = child(['--child-sizes', dir, '10000']);
+    console.log(`\n[sizes] 10,000 image headers (5,000 JPEG with EXIF, 5,000 PNG) read with image-size: ${fmtS(r.ms)} (${((r.ms / r.n) * 1000).toFixed(0)} µs each); floor (open, read 64 bytes, close): ${fmtS(r.floorMs)}; ratio ${(r.ms / r.floorMs).toFixed(2)}×`);
+    results.sizes = { files: r.n, ms: Math.round(r.ms), floorMs: Math.round(r.floorMs), ratioVsFloor: +(r.ms / r.floorMs).toFixed(2) };
   }
 
   const bigMB = Number(process.env.BENCH_CONVERT_BIG_MB || 0);
@@ -270,6 +317,10 @@ try {
     const our = child(['--child-convert', dir, join(root, 'out-big'), 'segment', '{}']);
     console.log(`  ours: ${fmtS(our.ms)}, ${Math.round((perRep * repeat) / (our.ms / 1000)).toLocaleString('en')} annotations/s, peak RSS ${our.maxRssMB.toFixed(0)} MB, streamed=${our.streamed}, annotations converted on ${our.threads} thread(s)`);
     results.big = { jsonMB: Math.round(bytes / 1e6), annotations: perRep * repeat, ms: Math.round(our.ms), maxRssMB: Math.round(our.maxRssMB), streamed: our.streamed, annotationThreads: our.threads };
+    rmSync(join(root, 'out-big'), { recursive: true, force: true });
+    const coco = child(['--child-convert', dir, join(root, 'coco-big'), 'segment', '{}', 'coco']);
+    console.log(`  coco: ${fmtS(coco.ms)}, peak RSS ${coco.maxRssMB.toFixed(0)} MB (annotations go from each batch straight to their split's file)`);
+    Object.assign(results.big, { cocoMs: Math.round(coco.ms), cocoMaxRssMB: Math.round(coco.maxRssMB) });
   } else {
     console.log('\n[big] skipped (set BENCH_CONVERT_BIG_MB=650 to convert a ≥600 MB annotations file with bounded memory)');
   }

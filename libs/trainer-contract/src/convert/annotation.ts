@@ -21,7 +21,7 @@ type Ann = Record<string, unknown>;
 /** Smallest normalised width/height kept: below it the 10-decimal output would read 0. */
 export const MIN_SIZE = 1e-9;
 
-function label(index: number, ann: Ann): string {
+export function label(index: number, ann: Ann): string {
   const id = ann.id;
   return id === undefined ? `annotations[${index}]` : `annotations[${index}] (id ${typeof id === 'string' ? JSON.stringify(id) : String(id)})`;
 }
@@ -30,7 +30,7 @@ function wrongType(index: number, ann: Ann, what: string): never {
   throw new DataError(`${label(index, ann)}: ${what}`);
 }
 
-function readBox(index: number, ann: Ann): [number, number, number, number] | undefined {
+export function readBox(index: number, ann: Ann): [number, number, number, number] | undefined {
   const b = ann.bbox;
   if (b === undefined || b === null) return undefined;
   if (
@@ -47,7 +47,7 @@ function readBox(index: number, ann: Ann): [number, number, number, number] | un
 }
 
 /** Polygon parts of a `segmentation`, or 'rle' / undefined when it has none. */
-function readPolygons(index: number, ann: Ann, report: ReportBuilder): number[][] | 'rle' | undefined {
+export function readPolygons(index: number, ann: Ann, report: ReportBuilder): number[][] | 'rle' | undefined {
   const seg = ann.segmentation;
   if (seg === undefined || seg === null) return undefined;
   if (!Array.isArray(seg)) {
@@ -127,7 +127,7 @@ function writePolygon(out: LineArena, flat: readonly number[], W: number, H: num
   out.pairs(flat, W, H);
 }
 
-function readKeypoints(index: number, ann: Ann): number[] | undefined {
+export function readKeypoints(index: number, ann: Ann): number[] | undefined {
   const kp = ann.keypoints;
   if (kp === undefined || kp === null) return undefined;
   if (!Array.isArray(kp) || kp.length % 3 !== 0 || !kp.every((v) => typeof v === 'number')) {

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { DataError } from '../errors/index.js';
 import { forEachAnnotation } from './annotation-pass.js';
 import { strictFail, where, type LoadedDataset } from './dice-load.js';
-import { noteSplitRepairs, noUsable } from './dice-labels.js';
+import { noteSplitRepairs, noUsable } from './image-splits.js';
 import { inside, stripExtension } from './paths.js';
 import { emptySplits, type ReportBuilder } from './report.js';
 import { assignSplits, splitHash, type ParsedSplitConfig } from './split.js';

@@ -10,7 +10,8 @@ import { MemorySink, SpillSink, type LineSink } from './line-sink.js';
 import type { ImageLines } from './arena.js';
 import { inside, listableInPlace, stripExtension } from './paths.js';
 import { emptySplits, type ReportBuilder } from './report.js';
-import { assignSplits, type ParsedSplitConfig } from './split.js';
+import type { ParsedSplitConfig } from './split.js';
+import { planImageSplits, SPLITS } from './image-splits.js';
 import type { ClassCounts, ConvertTuning, SplitName, Task } from './types.js';
 import { ImageLinker } from './image-linker.js';
 import { LabelFiles } from './label-files.js';
@@ -32,7 +33,6 @@ export interface LabelsResult {
   pose?: PoseShape;
 }
 
-const SPLITS: SplitName[] = ['train', 'val', 'test'];
 const EMPTY = new Uint8Array(0);
 const SHARD = 1000;
 /** Below this many label files a helper thread costs more to start than it saves. */
@@ -48,21 +48,8 @@ export async function writeLabelDataset(
   const annSection = scan.arrays.get('annotations');
 
   // Splits are fixed before any annotation is read, so streamed lines can go straight to their image.
-  const usable: number[] = [];
-  for (let i = 0; i < images.count; i++) if (images.ok[i]) usable.push(i);
-  if (usable.length === 0) throw noUsable(ds);
-  const assignment = assignSplits(
-    usable.map((i) => ({
-      key: images.rel[i]!,
-      names: [String(images.ids[i]), images.rel[i]!, stemOfRel(images.rel[i]!)],
-    })),
-    opts.split,
-  );
-  noteSplitRepairs(assignment, usable, ds, report);
-  const splitOf = new Int8Array(images.count).fill(-1);
-  usable.forEach((img, k) => (splitOf[img] = SPLITS.indexOf(assignment.split[k]!)));
-  // A lone image is listed in train and (below) again in val.
-  if (assignment.bothSplits) splitOf[usable[0]!] = 0;
+  const { usable, splitOf, bothSplits } = planImageSplits(ds, opts.split, report);
+  const assignment = { bothSplits };
 
   let pose: PoseShape | undefined;
   if (task === 'pose') {
@@ -230,10 +217,6 @@ export async function writeLabelDataset(
   };
 }
 
-function stemOfRel(rel: string): string {
-  return stripExtension(rel.slice(rel.lastIndexOf('/') + 1));
-}
-
 function tryLinkFolder(target: string, link: string): boolean {
   try {
     mkdirSync(dirname(link), { recursive: true });
@@ -244,26 +227,7 @@ function tryLinkFolder(target: string, link: string): boolean {
   }
 }
 
-export function noUsable(ds: LoadedDataset): DataError {
-  return new DataError(
-    `no usable training image: ${ds.images.count} images in annotations.json, none with a readable file in images/`,
-  );
-}
-
 export function topDrops(report: ReportBuilder): string {
   const entries = Object.entries(report.dropped).sort((a, b) => b[1].count - a[1].count).slice(0, 3);
   return entries.map(([k, g]) => `${g.count} ${k}`).join(', ') || 'none listed';
-}
-
-export function noteSplitRepairs(
-  assignment: ReturnType<typeof assignSplits>,
-  usable: number[],
-  ds: LoadedDataset,
-  report: ReportBuilder,
-): void {
-  const { images } = ds;
-  for (const k of assignment.forcedVal) report.note('val_forced', () => `${where('images', usable[k]!, images.ids[usable[k]!])}: ${images.rel[usable[k]!]}`);
-  for (const k of assignment.forcedTrain) report.note('train_forced', () => `${where('images', usable[k]!, images.ids[usable[k]!])}: ${images.rel[usable[k]!]}`);
-  if (assignment.bothSplits) report.note('single_image_both_splits', () => images.rel[usable[0]!]!);
-  for (const key of assignment.unmatchedKeys) report.note('unmatched_split_key', () => key);
 }

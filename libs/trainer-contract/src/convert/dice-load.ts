@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { join, relative, sep } from 'node:path';
 import { DataError } from '../errors/index.js';
 import { readImageSize } from './image-size.js';
 import { JsonFile, type ArraySection, type ScanResult } from './json-scan.js';
@@ -11,6 +11,8 @@ export interface LoadedDataset {
   file: JsonFile;
   scan: ScanResult;
   imagesDir: string;
+  /** How messages name the images folder (`images`, or `train2017` for a pre-split COCO layout). */
+  imagesLabel: string;
   classes: ClassEntry[];
   /** category id → class index */
   catIndex: Map<number, number>;
@@ -23,7 +25,9 @@ export interface LoadedDataset {
 export interface CategoryInfo {
   id: number;
   name: string;
+  supercategory?: string;
   keypoints?: string[];
+  skeleton?: number[][];
   flipIdx?: number[];
 }
 
@@ -68,13 +72,20 @@ export async function loadDataset(opts: {
   strict: boolean;
   report: ReportBuilder;
   batchBytes: number;
+  /** The COCO-style file (default `<inputDir>/annotations.json`) and the name messages give it. */
+  annotationsFile?: string;
+  label?: string;
+  /** The folder file names are relative to (default `<inputDir>/images`). */
+  imagesDir?: string;
 }): Promise<LoadedDataset> {
   const { inputDir, report, strict } = opts;
-  const imagesDir = join(inputDir, 'images');
+  const imagesDir = opts.imagesDir ?? join(inputDir, 'images');
+  const imagesLabel = relativeLabel(inputDir, imagesDir);
+  const label = opts.label ?? 'annotations.json';
   // The folder walk runs while the JSON is scanned: one is I/O-bound, the other CPU-bound.
   const walking = walkFiles(imagesDir, opts.outputDir);
   walking.catch(() => undefined);
-  const file = await JsonFile.open(join(inputDir, 'annotations.json'), 'annotations.json');
+  const file = await JsonFile.open(opts.annotationsFile ?? join(inputDir, 'annotations.json'), label);
   let scan: ScanResult;
   try {
     scan = await file.scan(['images', 'annotations', 'categories'], opts.batchBytes);
@@ -84,16 +95,16 @@ export async function loadDataset(opts: {
   }
   try {
     for (const key of ['images', 'categories']) {
-      if (!scan.arrays.has(key)) throw new DataError(`annotations.json: "${key}" is missing`);
+      if (!scan.arrays.has(key)) throw new DataError(`${label}: "${key}" is missing`);
     }
     const problems: string[] = [];
     const { classes, catIndex, categories } = await readCategories(file, scan.arrays.get('categories')!);
-    const images = await readImages(file, scan.arrays.get('images')!, catIndex, opts.task, report, problems);
+    const images = await readImages(file, scan.arrays.get('images')!, catIndex, opts.task, report, problems, label);
     const onDisk = await walking;
-    resolveFiles(images, onDisk, report, strict, problems);
+    resolveFiles(images, onDisk, imagesLabel, report, strict, problems);
     if (opts.task !== 'classify') await readMissingSizes(images, imagesDir, report);
     strictFail(problems);
-    return { file, scan, imagesDir, classes, catIndex, categories, images, problems };
+    return { file, scan, imagesDir, imagesLabel, classes, catIndex, categories, images, problems };
   } catch (err) {
     await file.close();
     throw err;
@@ -110,6 +121,12 @@ async function* elements(file: JsonFile, section: ArraySection): AsyncGenerator<
 }
 
 export { elements as sectionElements };
+
+/** `images`, `train2017`, `images/train2017`: the folder as messages name it, relative to the dataset. */
+function relativeLabel(inputDir: string, dir: string): string {
+  const r = relative(inputDir, dir).split(sep).join('/');
+  return r === '' || r.startsWith('..') ? dir : r;
+}
 
 async function readCategories(
   file: JsonFile,
@@ -129,6 +146,10 @@ async function readCategories(
       throw new DataError(`${where('categories', i, c.id)}: name must be a string, got ${typeName(c.name)}`);
     }
     const info: CategoryInfo = { id: c.id, name: typeof c.name === 'string' && c.name !== '' ? c.name : `class_${c.id}` };
+    if (typeof c.supercategory === 'string') info.supercategory = c.supercategory;
+    if (Array.isArray(c.skeleton) && c.skeleton.every((l) => Array.isArray(l) && l.length === 2 && l.every((k) => Number.isInteger(k)))) {
+      info.skeleton = c.skeleton as number[][];
+    }
     if (c.keypoints !== undefined) {
       if (!Array.isArray(c.keypoints) || !c.keypoints.every((k) => typeof k === 'string')) {
         throw new DataError(`${where('categories', i, c.id)}: keypoints must be a list of names`);
@@ -154,6 +175,7 @@ async function readImages(
   task: Task,
   report: ReportBuilder,
   problems: string[],
+  label: string,
 ): Promise<ImageTable> {
   const n = section.count;
   const t: ImageTable = {
@@ -214,25 +236,27 @@ async function readImages(
       } else t.cls[i] = c;
     }
   }
-  if (t.count !== n) throw new DataError(`annotations.json: "images" held ${t.count} entries, expected ${n}`);
+  if (t.count !== n) throw new DataError(`${label}: "images" held ${t.count} entries, expected ${n}`);
   return t;
 }
 
-function resolveFiles(t: ImageTable, onDisk: Set<string>, report: ReportBuilder, strict: boolean, problems: string[]): void {
+function resolveFiles(t: ImageTable, onDisk: Set<string>, folder: string, report: ReportBuilder, strict: boolean, problems: string[]): void {
   const byRel = new Map<string, number>();
   const used = new Set<string>();
+  // Exports often name files `images/x.jpg` (or `train2017/x.jpg`) relative to the dataset, not to the folder.
+  const prefix = folder.slice(folder.lastIndexOf('/') + 1) + '/';
   for (let i = 0; i < t.count; i++) {
     if (!t.ok[i]) continue;
     let rel = t.rel[i]!;
-    if (!onDisk.has(rel) && rel.startsWith('images/') && onDisk.has(rel.slice(7))) {
+    if (!onDisk.has(rel) && rel.startsWith(prefix) && onDisk.has(rel.slice(prefix.length))) {
       const before = rel;
-      rel = rel.slice(7);
+      rel = rel.slice(prefix.length);
       t.rel[i] = rel;
       report.repair('file_name_prefix_stripped', () => `${where('images', i, t.ids[i])}: ${before}`);
     }
     if (!onDisk.has(rel)) {
       t.ok[i] = 0;
-      const msg = `${where('images', i, t.ids[i])}: file images/${rel} not found`;
+      const msg = `${where('images', i, t.ids[i])}: file ${folder}/${rel} not found`;
       if (strict && problems.length <= MAX_PROBLEMS) problems.push(msg);
       report.drop('missing_image_file', () => msg);
       continue;
@@ -254,14 +278,29 @@ function resolveFiles(t: ImageTable, onDisk: Set<string>, report: ReportBuilder,
   for (const f of onDisk) {
     if (!used.has(f) && IMG_FORMATS.has(extensionOf(f))) {
       t.unlisted.push(f);
-      report.note('images_not_in_json', () => `images/${f}`);
+      report.note('images_not_in_json', () => `${folder}/${f}`);
     }
   }
 }
 
+/**
+ * Extensions whose header does not say the size the framework will decode. A DNG's first IFD is usually a small
+ * preview (OpenCV and PIL would train on that, the annotations were drawn on the developed raw), so its sizes must
+ * come from annotations.json.
+ */
+const SIZE_NOT_IN_HEADER = new Set(['dng']);
+
 async function readMissingSizes(t: ImageTable, imagesDir: string, report: ReportBuilder): Promise<void> {
   const todo: number[] = [];
-  for (let i = 0; i < t.count; i++) if (t.ok[i] && (!(t.width[i]! > 0) || !(t.height[i]! > 0))) todo.push(i);
+  const refused: string[] = [];
+  for (let i = 0; i < t.count; i++) {
+    if (!t.ok[i] || (t.width[i]! > 0 && t.height[i]! > 0)) continue;
+    const ext = extensionOf(t.rel[i]!);
+    if (SIZE_NOT_IN_HEADER.has(ext)) {
+      refused.push(`${where('images', i, t.ids[i])}: ${t.rel[i]}: width and height are missing, and a .${ext} file's header does not tell the size the framework decodes (its first image is often a preview): give them in annotations.json`);
+    } else todo.push(i);
+  }
+  strictFail(refused);
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < todo.length) {

@@ -76,6 +76,28 @@ describe('dice2yolo CLI', () => {
     expect(readFileSync(join(output, 'test.txt'), 'utf8')).toContain('img_004.png');
   });
 
+  it('--format coco writes train.json and val.json and prints where they are', async () => {
+    const { input, output } = dataset(good);
+    const r = await cli(['--input', input, '--output', output, '--format', 'coco', '--log-level', 'silent']);
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report.target).toBe('coco');
+    expect(report.coco).toEqual({ train: join(output, 'train.json'), val: join(output, 'val.json') });
+    expect(report.dataYaml).toBeUndefined();
+    const train = JSON.parse(readFileSync(report.coco.train, 'utf8'));
+    expect(train.categories).toEqual([{ id: 0, name: 'thing', dice_id: 3 }]);
+    expect(train.images[0].file_name).toBe(join(input, 'images', train.images[0].file_name.slice(train.images[0].file_name.lastIndexOf('/') + 1)));
+    expect(existsSync(join(output, 'data.yaml'))).toBe(false);
+  });
+
+  it('--format imagefolder --task classify writes the class folders', async () => {
+    const { input, output } = dataset({ ...good, images: (good.images as object[]).map((im) => ({ ...im, category_id: 3 })), annotations: [] });
+    const r = await cli(['--input', input, '--output', output, '--format', 'imagefolder', '--task', 'classify', '--log-level', 'silent']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).imageFolder).toEqual({ train: join(output, 'train'), val: join(output, 'val') });
+    expect(readdirSync(join(output, 'train'))).toEqual(['thing']);
+  });
+
   const bad: Array<[string, (io: { input: string; output: string }) => string[], RegExp]> = [
     ['missing flags', () => [], /^dice2yolo: --input is required\ndice2yolo: --output is required\n$/],
     ['an unknown flag', (d) => ['--input', d.input, '--output', d.output, '--epochs', '3'], /^dice2yolo: Unknown option '--epochs'/],
@@ -83,6 +105,8 @@ describe('dice2yolo CLI', () => {
     ['a bad val ratio', (d) => ['--input', d.input, '--output', d.output, '--val-ratio', '1.5'], /^dice2yolo: split_config\.val_ratio: /],
     ['a missing split config file', (d) => ['--input', d.input, '--output', d.output, '--split-config', '/nonexistent.json'], /--split-config \/nonexistent\.json: file not found/],
     ['a missing dataset', (d) => ['--input', join(d.input, 'nope'), '--output', d.output], /^dice2yolo: dataset directory .* does not exist\n$/],
+    ['an unknown format', (d) => ['--input', d.input, '--output', d.output, '--format', 'voc'], /^dice2yolo: --format must be one of yolo, coco, imagefolder, got "voc"\n$/],
+    ['a format the task has not', (d) => ['--input', d.input, '--output', d.output, '--format', 'imagefolder'], /^dice2yolo: dataset format imagefolder is for task classify only, not detect\n$/],
   ];
   it.each(bad)('exits 3 with one line per problem for %s', async (_name, args, message) => {
     const d = dataset(good);
@@ -99,6 +123,16 @@ describe('dice2yolo CLI', () => {
     ['wrong types', { ...good, annotations: [{ id: 98765, image_id: 1001, category_id: 3, bbox: 'nope' }] }, /^dice2yolo: annotations\[0\] \(id 98765\): bbox must be 4 numbers/],
     ['path traversal', { ...good, images: [{ id: 1, file_name: '../../../../tmp/evil.png', width: 1, height: 1 }] }, /^dice2yolo: images\[0\] \(id 1\): file_name "\.\.\/\.\.\/\.\.\/\.\.\/tmp\/evil\.png" escapes the dataset directory\n$/],
   ];
+  it.each(badData)('--format coco: exits 3 with a one-line message for %s, writing nothing outside --output', async (_name, fx, message) => {
+    const d = dataset(fx);
+    const before = readdirSync(join(d.input, '..'));
+    const r = await cli(['--input', d.input, '--output', d.output, '--format', 'coco', '--log-level', 'silent']);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(readdirSync(join(d.input, '..')).sort()).toEqual([...new Set([...before, 'out'])].sort());
+    expect(readdirSync(d.output)).toEqual(['.dice2yolo']);
+  });
   it.each(badData)('exits 3 with a one-line message for %s, writing nothing outside --output', async (_name, fx, message) => {
     const d = dataset(fx);
     const before = readdirSync(join(d.input, '..'));

@@ -3,16 +3,20 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, TrainerError, toTrainerError, type ExitCode } from '../errors/index.js';
 import { createLogger, type LogLevel } from '../log/index.js';
-import { TASKS, type Task } from '../domain/index.js';
+import { DATASET_FORMATS, TASKS, type DatasetFormat, type Task } from '../domain/index.js';
 import { parseSplitConfig, prepareDataset } from './prepare.js';
 
 const HELP = `Usage: dice2yolo --input DIR --output DIR [options]
 
-Converts a DICEFormat dataset (images/ + annotations.json) into a YOLO dataset.
+Converts a DICEFormat dataset (images/ + annotations.json) into the layout a framework reads.
 
-  --input DIR            dataset folder: images/ and annotations.json (a YOLO or ImageFolder dataset is used as it is)
-  --output DIR           where data.yaml, labels, split lists and classes.json go (created; nothing is written outside)
+  --input DIR            dataset folder: images/ and annotations.json (a dataset already in the --format's native
+                         layout is used as it is: data.yaml + images/ + labels/, train/<class>/, train.json + val.json)
+  --output DIR           where the converted dataset, classes.json and report.json go (created; nothing is written outside)
   --task TASK            detect (default) | segment | pose | classify | obb
+  --format FORMAT        yolo (default): data.yaml, labels and split lists (classify: {train,val}/<class>/)
+                         coco: train.json, val.json[, test.json] (detect, segment, pose), image paths absolute
+                         imagefolder: {train,val}/<class>/ (classify)
   --split-config FILE    JSON file with a split_config object: {"splits": {"1001": "val"}, "val_ratio": 0.2, "seed": 0}
   --val-ratio R          share of images hashed into val, 0 < R < 1 (default 0.2; overrides the file)
   --seed N               integer seed of the hash split (default 0; overrides the file)
@@ -43,6 +47,7 @@ export async function main(argv: string[], io: CliIo = { stdout: process.stdout,
           input: { type: 'string' },
           output: { type: 'string' },
           task: { type: 'string' },
+          format: { type: 'string' },
           'split-config': { type: 'string' },
           'val-ratio': { type: 'string' },
           seed: { type: 'string' },
@@ -64,6 +69,8 @@ export async function main(argv: string[], io: CliIo = { stdout: process.stdout,
     if (!values.output) problems.push('--output is required');
     const task = (values.task ?? 'detect') as Task;
     if (!TASKS.includes(task)) problems.push(`--task must be one of ${TASKS.join(', ')}, got ${JSON.stringify(values.task)}`);
+    const format = (values.format ?? 'yolo') as DatasetFormat;
+    if (!DATASET_FORMATS.includes(format)) problems.push(`--format must be one of ${DATASET_FORMATS.join(', ')}, got ${JSON.stringify(values.format)}`);
     const level = (values['log-level'] ?? 'info') as LogLevel;
     if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(level)) problems.push(`--log-level: unknown level ${level}`);
     let split: Record<string, unknown> = {};
@@ -95,11 +102,17 @@ export async function main(argv: string[], io: CliIo = { stdout: process.stdout,
       inputDir: values.input!,
       outputDir: values.output!,
       task,
+      format,
       splitConfig,
       strict: values.strict ?? false,
       logger,
     });
-    const json = JSON.stringify({ ...prepared.report, dataYaml: prepared.dataYaml, root: prepared.root, classes_file: join(resolve(values.output!), 'classes.json') }, null, 2) + '\n';
+    const json =
+      JSON.stringify(
+        { ...prepared.report, dataYaml: prepared.dataYaml, coco: prepared.coco, imageFolder: prepared.imageFolder, root: prepared.root, classes_file: join(resolve(values.output!), 'classes.json') },
+        null,
+        2,
+      ) + '\n';
     if (values.report) {
       try {
         writeFileSync(values.report, json);

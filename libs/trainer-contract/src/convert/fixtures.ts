@@ -102,3 +102,93 @@ export function jpegHeaderBytes(width: number, height: number, app1Bytes = 100, 
   const sof = Buffer.from([0xff, 0xc0, 0x00, 0x11, 0x08, height >> 8, height & 0xff, width >> 8, width & 0xff, 0x03, 1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1]);
   return Buffer.concat([Buffer.from([0xff, 0xd8]), app1, sof, Buffer.from([0xff, 0xd9])]);
 }
+
+/**
+ * Headers of the other formats the converter accepts, each as small as `image-size` (and the frameworks'
+ * decoders, for what they read of it) allow: enough to test size reading, not decodable pictures.
+ */
+export function tiffHeaderBytes(width: number, height: number, opts: { littleEndian?: boolean; ifdAfter?: number } = {}): Buffer {
+  const le = opts.littleEndian ?? true;
+  const gap = opts.ifdAfter ?? 0;
+  const entries: Array<[number, number, number]> = [
+    [256, 4, width], // ImageWidth, LONG
+    [257, 3, height], // ImageLength, SHORT
+    [258, 3, 8], // BitsPerSample
+    [259, 3, 1], // Compression: none
+  ];
+  const ifdAt = 8 + gap;
+  const b = Buffer.alloc(ifdAt + 2 + entries.length * 12 + 4);
+  b.write(le ? 'II' : 'MM', 0, 'latin1');
+  const u16 = (v: number, at: number) => (le ? b.writeUInt16LE(v, at) : b.writeUInt16BE(v, at));
+  const u32 = (v: number, at: number) => (le ? b.writeUInt32LE(v, at) : b.writeUInt32BE(v, at));
+  u16(42, 2);
+  u32(ifdAt, 4);
+  u16(entries.length, ifdAt);
+  entries.forEach(([tag, type, value], k) => {
+    const at = ifdAt + 2 + k * 12;
+    u16(tag, at);
+    u16(type, at + 2);
+    u32(1, at + 4);
+    if (type === 3) u16(value, at + 8);
+    else u32(value, at + 8);
+  });
+  return b;
+}
+
+function box(type: string, ...payload: Buffer[]): Buffer {
+  const body = Buffer.concat(payload);
+  const head = Buffer.alloc(8);
+  head.writeUInt32BE(8 + body.length, 0);
+  head.write(type, 4, 'latin1');
+  return Buffer.concat([head, body]);
+}
+
+const u32be = (v: number) => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(v);
+  return b;
+};
+
+/** HEIF / AVIF: ftyp, then meta → iprp → ipco holding `ispe` (the size) and, when given, `irot` (quarter turns). */
+export function heifHeaderBytes(width: number, height: number, opts: { brand?: string; irot?: number } = {}): Buffer {
+  const brand = opts.brand ?? 'heic';
+  const ftyp = box('ftyp', Buffer.from(brand, 'latin1'), u32be(0), Buffer.from('mif1', 'latin1'));
+  const ispe = box('ispe', u32be(0), u32be(width), u32be(height));
+  const props = [ispe, ...(opts.irot !== undefined ? [box('irot', Buffer.from([opts.irot & 3]))] : [])];
+  const meta = box('meta', u32be(0), box('hdlr', u32be(0), u32be(0), Buffer.from('pict', 'latin1'), Buffer.alloc(13)), box('iprp', box('ipco', ...props)));
+  return Buffer.concat([ftyp, meta, box('mdat', Buffer.alloc(16))]);
+}
+
+/** JPEG 2000 (JP2): the signature box, ftyp `jp2 `, and jp2h → ihdr with the size. */
+export function jp2HeaderBytes(width: number, height: number): Buffer {
+  const signature = box('jP  ', Buffer.from([0x0d, 0x0a, 0x87, 0x0a]));
+  const ftyp = box('ftyp', Buffer.from('jp2 ', 'latin1'), u32be(0), Buffer.from('jp2 ', 'latin1'));
+  const ihdr = box('ihdr', u32be(height), u32be(width), Buffer.from([0, 3, 7, 7, 0, 0]));
+  return Buffer.concat([signature, ftyp, box('jp2h', ihdr)]);
+}
+
+/** WebP, extended (VP8X) header. */
+export function webpHeaderBytes(width: number, height: number): Buffer {
+  const b = Buffer.alloc(30);
+  b.write('RIFF', 0, 'latin1');
+  b.writeUInt32LE(22, 4);
+  b.write('WEBPVP8X', 8, 'latin1');
+  b.writeUInt32LE(10, 16);
+  b.writeUIntLE(width - 1, 24, 3);
+  b.writeUIntLE(height - 1, 27, 3);
+  return b;
+}
+
+/** BMP file and info headers (BITMAPINFOHEADER). */
+export function bmpHeaderBytes(width: number, height: number): Buffer {
+  const b = Buffer.alloc(54);
+  b.write('BM', 0, 'latin1');
+  b.writeUInt32LE(54, 2);
+  b.writeUInt32LE(54, 10);
+  b.writeUInt32LE(40, 14);
+  b.writeInt32LE(width, 18);
+  b.writeInt32LE(height, 22);
+  b.writeUInt16LE(1, 26);
+  b.writeUInt16LE(24, 28);
+  return b;
+}

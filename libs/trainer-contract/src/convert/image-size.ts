@@ -1,48 +1,68 @@
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
+import { imageSize } from 'image-size';
+
+type ISizeCalculationResult = ReturnType<typeof imageSize>;
+
+export interface ImageSize {
+  width: number;
+  height: number;
+  /** The stored sides were swapped because the framework decodes the image turned by 90°. */
+  exifRotated?: boolean;
+}
+
+/** Enough for the header of every format below but a JPEG with large APP segments or a TIFF whose IFD comes last. */
+const HEAD = 64 << 10;
+/** Past this a file is not read whole to find its size; its header is reported unreadable instead. */
+const WHOLE_FILE_MAX = 32 << 20;
 
 /**
- * Width and height from an image's header, without decoding it: PNG, JPEG (walking the segments to the
- * first SOF marker, however long the EXIF block), GIF, BMP and WebP. Undefined when the format is unknown
- * or the header is damaged.
- *
- * A JPEG whose EXIF orientation is 6 or 8 (turned 90°) gets width and height swapped, with `exifRotated` set:
- * the framework decodes it upright (OpenCV applies the orientation) and Ultralytics' own `exif_size` swaps on
- * exactly these two values.
+ * What `image-size` may report for a file the frameworks decode (cv2 in Ultralytics, PIL in timm and HF): a
+ * `.jpg` that is really an SVG or an icon is as unreadable to them as a damaged one.
  */
-export async function readImageSize(path: string): Promise<{ width: number; height: number; exifRotated?: boolean } | undefined> {
-  let fh;
+const DECODABLE = new Set(['jpg', 'png', 'gif', 'bmp', 'webp', 'tiff', 'bigtiff', 'jp2', 'heic', 'heix', 'hevc', 'hevx', 'mif1', 'msf1', 'avif']);
+const HEIF_BRANDS = new Set(['heic', 'heix', 'hevc', 'hevx', 'mif1', 'msf1', 'avif']);
+
+/**
+ * Width and height as the framework will decode the image, read from its header with `image-size` (JPEG and MPO,
+ * PNG, GIF, BMP, WebP, TIFF, JPEG 2000, HEIC/HEIF/AVIF); undefined when the format is not one of those or the
+ * header is damaged.
+ *
+ * - JPEG: EXIF orientations 5–8 turn the picture by 90° (6 and 8 rotate, 5 and 7 transpose). OpenCV decodes a JPEG
+ *   upright, applying the orientation, and Ultralytics' `exif_size` swaps on the same four values, so the sides are
+ *   swapped with `exifRotated` set.
+ * - HEIC/AVIF: libheif (pi-heif, pillow-heif, Pillow's AVIF) applies the `irot` property when decoding, so a
+ *   quarter turn swaps the sides too.
+ * - TIFF: the first IFD's size, as OpenCV and PIL decode the first page.
+ *
+ * The file is read in one 64 KiB head; only when that does not hold the size (a JPEG whose SOF comes after long
+ * APP segments, a HEIF whose `meta` box follows the data) is the whole file read, up to 32 MiB. A TIFF whose IFD
+ * sits at the end has just that IFD read (see tiffIfdWindow).
+ */
+export async function readImageSize(path: string): Promise<ImageSize | undefined> {
+  let fh: FileHandle;
   try {
     fh = await open(path, 'r');
   } catch {
     return undefined;
   }
   try {
-    const head = Buffer.alloc(64);
-    const { bytesRead } = await fh.read(head, 0, 64, 0);
+    const head = Buffer.allocUnsafe(HEAD);
+    const { bytesRead } = await fh.read(head, 0, HEAD, 0);
     const b = head.subarray(0, bytesRead);
-    if (b.length >= 24 && b.readUInt32BE(0) === 0x89504e47 && b.toString('latin1', 12, 16) === 'IHDR') {
-      return positive(b.readUInt32BE(16), b.readUInt32BE(20));
+    let found = measure(b);
+    if (found || bytesRead < HEAD) return found && upright(found, b);
+    const tiff = await tiffIfdWindow(fh, b);
+    if (tiff) {
+      found = measure(tiff);
+      if (found) return upright(found, tiff);
     }
-    if (b.length >= 10 && (b.toString('latin1', 0, 6) === 'GIF87a' || b.toString('latin1', 0, 6) === 'GIF89a')) {
-      return positive(b.readUInt16LE(6), b.readUInt16LE(8));
-    }
-    if (b.length >= 26 && b[0] === 0x42 && b[1] === 0x4d) {
-      return positive(Math.abs(b.readInt32LE(18)), Math.abs(b.readInt32LE(22)));
-    }
-    if (b.length >= 30 && b.toString('latin1', 0, 4) === 'RIFF' && b.toString('latin1', 8, 12) === 'WEBP') {
-      const kind = b.toString('latin1', 12, 16);
-      if (kind === 'VP8 ') return positive(b.readUInt16LE(26) & 0x3fff, b.readUInt16LE(28) & 0x3fff);
-      if (kind === 'VP8L') {
-        const bits = b.readUInt32LE(21);
-        return positive((bits & 0x3fff) + 1, ((bits >> 14) & 0x3fff) + 1);
-      }
-      if (kind === 'VP8X') return positive(b.readUIntLE(24, 3) + 1, b.readUIntLE(27, 3) + 1);
-      return undefined;
-    }
-    if (b.length >= 4 && b[0] === 0xff && b[1] === 0xd8) {
-      return await jpegSize(fh);
-    }
-    return undefined;
+    const { size } = await fh.stat();
+    if (size > WHOLE_FILE_MAX) return undefined;
+    const whole = new Uint8Array(size);
+    const { bytesRead: n } = await fh.read(whole, 0, size, 0);
+    const all = whole.subarray(0, n);
+    found = measure(all);
+    return found && upright(found, all);
   } catch {
     return undefined;
   } finally {
@@ -50,67 +70,81 @@ export async function readImageSize(path: string): Promise<{ width: number; heig
   }
 }
 
-async function jpegSize(fh: import('node:fs/promises').FileHandle): Promise<{ width: number; height: number; exifRotated?: boolean } | undefined> {
-  const size = (await fh.stat()).size;
-  const seg = Buffer.alloc(9);
-  let orientation = 0;
-  let pos = 2;
-  for (let guard = 0; guard < 10000 && pos + 4 <= size; guard++) {
-    const { bytesRead } = await fh.read(seg, 0, 9, pos);
-    if (bytesRead < 4 || seg[0] !== 0xff) return undefined;
-    const marker = seg[1]!;
-    if (marker === 0xff) {
-      pos += 1; // fill byte
-      continue;
-    }
-    if (marker === 0xd8 || (marker >= 0xd0 && marker <= 0xd7) || marker === 0x01) {
-      pos += 2;
-      continue;
-    }
-    const len = seg.readUInt16BE(2);
-    const isSof = marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
-    if (isSof) {
-      if (bytesRead < 9) return undefined;
-      const [w, h] = [seg.readUInt16BE(7), seg.readUInt16BE(5)];
-      return orientation === 6 || orientation === 8 ? withRotation(positive(h, w)) : positive(w, h);
-    }
-    if (marker === 0xd9 || marker === 0xda) return undefined; // image data before any SOF
-    if (marker === 0xe1 && orientation === 0 && len > 8) {
-      const app1 = Buffer.alloc(len - 2);
-      const { bytesRead: n } = await fh.read(app1, 0, app1.length, pos + 4);
-      orientation = exifOrientation(app1.subarray(0, n));
-    }
-    pos += 2 + len;
+function measure(input: Uint8Array): ISizeCalculationResult | undefined {
+  if (input.length < 12) return undefined;
+  let r: ISizeCalculationResult;
+  try {
+    r = imageSize(input);
+  } catch {
+    return undefined;
+  }
+  if (!r.type || !DECODABLE.has(r.type)) return undefined;
+  const { width, height } = r;
+  return Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0 ? r : undefined;
+}
+
+function upright(r: ISizeCalculationResult, input: Uint8Array): ImageSize {
+  const turned = r.type === 'jpg' ? r.orientation !== undefined && r.orientation >= 5 && r.orientation <= 8 : HEIF_BRANDS.has(r.type!) && quarterTurn(input);
+  return turned ? { width: r.height, height: r.width, exifRotated: true } : { width: r.width, height: r.height };
+}
+
+/**
+ * A classic TIFF's first IFD read where it lies (writers often put it after the pixel data) and handed to
+ * `image-size` behind a copy of the 8-byte header whose IFD offset is patched to 8. Width and height are inline
+ * values of their IFD entries, so nothing else in the file is needed. Undefined for anything else.
+ */
+async function tiffIfdWindow(fh: FileHandle, head: Uint8Array): Promise<Uint8Array | undefined> {
+  const le = head[0] === 0x49 && head[1] === 0x49 && head[2] === 0x2a && head[3] === 0x00;
+  const be = head[0] === 0x4d && head[1] === 0x4d && head[2] === 0x00 && head[3] === 0x2a;
+  if (!le && !be) return undefined;
+  const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  const offset = view.getUint32(4, le);
+  const entries = Buffer.alloc(2);
+  if ((await fh.read(entries, 0, 2, offset)).bytesRead < 2) return undefined;
+  const count = le ? entries.readUInt16LE(0) : entries.readUInt16BE(0);
+  const out = new Uint8Array(8 + 2 + count * 12 + 4);
+  out.set(head.subarray(0, 4), 0);
+  new DataView(out.buffer).setUint32(4, 8, le);
+  const { bytesRead } = await fh.read(out, 8, out.length - 8, offset);
+  return bytesRead >= 2 + count * 12 ? out : undefined;
+}
+
+/** Whether a HEIF/AVIF `ipco` box holds an `irot` property turning the image by 90° or 270°. */
+function quarterTurn(input: Uint8Array): boolean {
+  const meta = findBox(input, 'meta', 0, input.length);
+  // meta is a full box: 4 bytes of version and flags before its children.
+  const iprp = meta && findBox(input, 'iprp', meta.start + 12, meta.end);
+  const ipco = iprp && findBox(input, 'ipco', iprp.start + 8, iprp.end);
+  if (!ipco) return false;
+  for (let at = ipco.start + 8; at + 8 <= ipco.end; ) {
+    const box = boxAt(input, at, ipco.end);
+    if (!box) return false;
+    if (box.type === 'irot' && box.start + 8 < box.end) return (input[box.start + 8]! & 3) % 2 === 1;
+    at = box.end;
+  }
+  return false;
+}
+
+interface Box {
+  type: string;
+  start: number;
+  end: number;
+}
+
+function boxAt(b: Uint8Array, at: number, limit: number): Box | undefined {
+  if (at + 8 > limit) return undefined;
+  const size = ((b[at]! << 24) >>> 0) + (b[at + 1]! << 16) + (b[at + 2]! << 8) + b[at + 3]!;
+  const type = String.fromCharCode(b[at + 4]!, b[at + 5]!, b[at + 6]!, b[at + 7]!);
+  const end = size === 0 ? limit : at + size;
+  return size !== 0 && size < 8 ? undefined : { type, start: at, end: Math.min(end, limit) };
+}
+
+function findBox(b: Uint8Array, type: string, from: number, limit: number): Box | undefined {
+  for (let at = from; at + 8 <= limit; ) {
+    const box = boxAt(b, at, limit);
+    if (!box) return undefined;
+    if (box.type === type) return box;
+    at = box.end;
   }
   return undefined;
-}
-
-function withRotation(size: { width: number; height: number } | undefined): { width: number; height: number; exifRotated: true } | undefined {
-  return size ? { ...size, exifRotated: true } : undefined;
-}
-
-/** The Orientation tag (0x0112) of IFD0 in an APP1 `Exif` payload; 0 when absent or unreadable. */
-function exifOrientation(app1: Buffer): number {
-  if (app1.length < 14 || app1.toString('latin1', 0, 6) !== 'Exif\0\0') return 0;
-  const tiff = app1.subarray(6);
-  const order = tiff.toString('latin1', 0, 2);
-  if (order !== 'II' && order !== 'MM') return 0;
-  const le = order === 'II';
-  const u16 = (o: number) => (le ? tiff.readUInt16LE(o) : tiff.readUInt16BE(o));
-  const u32 = (o: number) => (le ? tiff.readUInt32LE(o) : tiff.readUInt32BE(o));
-  if (u16(2) !== 42) return 0;
-  const ifd = u32(4);
-  if (ifd + 2 > tiff.length) return 0;
-  const entries = u16(ifd);
-  for (let e = 0; e < entries; e++) {
-    const at = ifd + 2 + e * 12;
-    if (at + 12 > tiff.length) return 0;
-    // Orientation is a SHORT (type 3) with one value, stored in the first two bytes of the value field.
-    if (u16(at) === 0x0112) return u16(at + 2) === 3 ? u16(at + 8) : 0;
-  }
-  return 0;
-}
-
-function positive(width: number, height: number): { width: number; height: number } | undefined {
-  return width > 0 && height > 0 ? { width, height } : undefined;
 }

@@ -85,10 +85,12 @@ describe('image header sizes', () => {
   it('reads PNG, JPEG (past a long APP1), GIF, BMP and WebP sizes; undefined for anything else', async () => {
     expect(await readImageSize(write('a.png', pngBytes(33, 17)))).toEqual({ width: 33, height: 17 });
     expect(await readImageSize(write('a.jpg', jpegHeaderBytes(4000, 3000, 60000)))).toEqual({ width: 4000, height: 3000 });
-    // EXIF orientation 6 and 8 (turned 90°) swap the sides, as Ultralytics' exif_size does; 1, 3 and 5 do not.
+    // EXIF orientations 5–8 (turned or transposed by 90°) swap the sides, as OpenCV decodes them and Ultralytics
+    // 8.4's exif_size swaps; 1–4 do not.
     expect(await readImageSize(write('r6.jpg', jpegHeaderBytes(4000, 3000, 200, 6)))).toEqual({ width: 3000, height: 4000, exifRotated: true });
     expect(await readImageSize(write('r8.jpg', jpegHeaderBytes(4000, 3000, 200, 8, true)))).toEqual({ width: 3000, height: 4000, exifRotated: true });
-    for (const o of [1, 3, 5]) expect(await readImageSize(write(`r${o}.jpg`, jpegHeaderBytes(4000, 3000, 200, o)))).toEqual({ width: 4000, height: 3000 });
+    for (const o of [5, 7]) expect(await readImageSize(write(`r${o}.jpg`, jpegHeaderBytes(4000, 3000, 200, o)))).toEqual({ width: 3000, height: 4000, exifRotated: true });
+    for (const o of [1, 2, 3, 4]) expect(await readImageSize(write(`r${o}.jpg`, jpegHeaderBytes(4000, 3000, 200, o)))).toEqual({ width: 4000, height: 3000 });
     const gif = Buffer.from('GIF89a\x20\x03\x58\x02\x00\x00\x00', 'latin1');
     expect(await readImageSize(write('a.gif', gif))).toEqual({ width: 800, height: 600 });
     const bmp = Buffer.alloc(54);

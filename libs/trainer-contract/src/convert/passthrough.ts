@@ -5,7 +5,7 @@ import { DataError } from '../errors/index.js';
 import { IMG_FORMATS, extensionOf, walkFiles } from './paths.js';
 import { emptySplits } from './report.js';
 import { cmpCodePoints } from './dice-classify.js';
-import { parseDataYaml, q } from './yaml.js';
+import { parseDataYaml, withPath } from './yaml.js';
 import type { ClassCounts, ClassEntry, SplitName } from './types.js';
 
 const SPLITS: SplitName[] = ['train', 'val', 'test'];
@@ -39,14 +39,11 @@ export interface PassthroughResult {
  * `path:` (a relative one would resolve against Ultralytics' datasets_dir, not the dataset).
  */
 export async function passthroughYolo(inputDir: string, yamlPath: string, outputDir: string): Promise<PassthroughResult> {
-  const text = readFileSync(yamlPath, 'utf8');
-  const parsed = parseDataYaml(text);
+  const parsed = parseDataYaml(readFileSync(yamlPath, 'utf8'), yamlPath);
+  if (parsed.names.length === 0) throw new DataError(`${yamlPath}: no class names (names: or nc:) found`);
   const root = parsed.path && isAbsolute(parsed.path) && existsSync(parsed.path) ? parsed.path : inputDir;
-  const lines = text.split(/\r?\n/).filter((l) => !/^path\s*:/.test(l));
-  const out = [`path: ${q(resolve(root))}`, ...lines].join('\n');
   const dataYaml = join(outputDir, 'data.yaml');
-  await writeFile(dataYaml, out.endsWith('\n') ? out : out + '\n');
-  if (parsed.names.length === 0) throw new DataError(`${yamlPath}: no class names (names:) found`);
+  await writeFile(dataYaml, withPath(parsed, resolve(root)));
   const classes = parsed.names.map((name, index) => ({ index, id: index, name }));
   const classCounts: ClassCounts[] = classes.map((c) => ({ ...c, train: 0, val: 0, test: 0 }));
   const splits = emptySplits();

@@ -2,8 +2,12 @@ import { readdir, stat, realpath } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import { DataError } from '../errors/index.js';
 
-/** Extensions Ultralytics reads (ultralytics/data/utils.py IMG_FORMATS); other files are skipped by the loader. */
-export const IMG_FORMATS = new Set(['bmp', 'dng', 'jpeg', 'jpg', 'mpo', 'png', 'tif', 'tiff', 'webp', 'pfm', 'heic']);
+/**
+ * Extensions Ultralytics 8.4 reads (ultralytics/data/utils.py IMG_FORMATS); its loader skips other files, so a
+ * listed image with another extension would lose its labels. Every one of them has its size read from the header
+ * (image-size.ts) except DNG, whose size must be in annotations.json.
+ */
+export const IMG_FORMATS = new Set(['avif', 'bmp', 'dng', 'heic', 'heif', 'jp2', 'jpeg', 'jpg', 'mpo', 'png', 'tif', 'tiff', 'webp']);
 
 export function extensionOf(rel: string): string {
   const slash = rel.lastIndexOf('/');

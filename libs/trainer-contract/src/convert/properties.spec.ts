@@ -1,13 +1,14 @@
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import fc from 'fast-check';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TrainerError } from '../errors/index.js';
 import { createLogger } from '../log/index.js';
 import { prepareDataset, type PreparedDataset } from './index.js';
 import { writeDiceDataset } from './fixtures.js';
-import type { Task } from '../domain/index.js';
+import { JsonBytes } from './json-bytes.js';
+import type { DatasetFormat, Task } from '../domain/index.js';
 
 const logger = createLogger({ level: 'silent' });
 let root: string;
@@ -62,10 +63,49 @@ const dataset = fc
     return { images, annotations, categories, splitConfig: { val_ratio: valRatio, seed } };
   });
 
-async function run(ds: { images: Img[]; annotations: unknown[]; categories: unknown[]; splitConfig: object }, task: Task = 'detect') {
+async function run(ds: { images: Img[]; annotations: unknown[]; categories: unknown[]; splitConfig: object }, task: Task = 'detect', format: DatasetFormat = 'yolo') {
   const base = join(root, `p${n++}`);
   writeDiceDataset(join(base, 'in'), { ...ds, files: ds.images.map((i) => ({ rel: i.file_name, width: 1, height: 1 })) });
-  return prepareDataset({ inputDir: join(base, 'in'), outputDir: join(base, 'out'), task, logger, splitConfig: ds.splitConfig });
+  return prepareDataset({ inputDir: join(base, 'in'), outputDir: join(base, 'out'), task, format, logger, splitConfig: ds.splitConfig });
+}
+
+interface CocoOut {
+  images: Array<{ id: number; file_name: string }>;
+  annotations: Array<{ image_id: number; category_id: number; bbox: number[]; area: number; iscrowd: number }>;
+}
+
+/** image file name (relative to images/) → its COCO annotations, and → its split, across the split files. */
+function readCoco(p: PreparedDataset): { anns: Map<string, CocoOut['annotations']>; split: Map<string, string> } {
+  const anns = new Map<string, CocoOut['annotations']>();
+  const split = new Map<string, string>();
+  for (const s of ['train', 'val', 'test'] as const) {
+    const f = p.coco?.[s];
+    if (!f) continue;
+    const data = JSON.parse(readFileSync(f, 'utf8')) as CocoOut;
+    const rel = new Map(data.images.map((im) => [im.id, im.file_name.slice(im.file_name.lastIndexOf('/images/') + 8)]));
+    for (const r of rel.values()) {
+      split.set(r, split.has(r) ? `${split.get(r)}+${s}` : s);
+      if (!anns.has(r)) anns.set(r, []);
+    }
+    // A lone image is in train and val: its annotations are read once.
+    if (s === 'val' && p.report.notes.single_image_both_splits) continue;
+    for (const a of data.annotations) anns.get(rel.get(a.image_id)!)!.push(a);
+  }
+  return { anns, split };
+}
+
+/** image file name → split, from the yolo split lists. */
+function yoloSplits(p: PreparedDataset): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const s of ['train', 'val', 'test']) {
+    const f = join(p.root, `${s}.txt`);
+    if (!existsSync(f)) continue;
+    for (const l of readFileSync(f, 'utf8').trim().split('\n')) {
+      const r = l.slice(l.lastIndexOf('/images/') + 8);
+      out.set(r, out.has(r) ? `${out.get(r)}+${s}` : s);
+    }
+  }
+  return out;
 }
 
 /** image file name → label lines, across splits, read where Ultralytics reads them. */
@@ -141,6 +181,62 @@ describe('conversion properties (fast-check)', () => {
       }),
       { numRuns: 60 },
     );
+  });
+
+  it('coco: the pixel boxes are the clipped input exactly, in the same split as yolo puts the image', async () => {
+    await fc.assert(
+      fc.asyncProperty(dataset, async (ds) => {
+        const want = expected(ds);
+        const kept = [...want.values()].reduce((s, l) => s + l.length, 0);
+        if (kept === 0) {
+          await expect(run(ds, 'detect', 'coco')).rejects.toThrow(/no usable annotation/);
+          return;
+        }
+        const p = await run(ds, 'detect', 'coco');
+        const { anns, split } = readCoco(p);
+        expect(p.report.annotations.kept).toBe(kept);
+        for (const im of ds.images) {
+          const got = anns.get(im.file_name)!;
+          const exp = want.get(im.file_name)!;
+          expect(got.map((a) => [a.category_id, ...a.bbox])).toEqual(exp.map((e) => [e.cls, e.box[0], e.box[1], e.box[2]! - e.box[0]!, e.box[3]! - e.box[1]!]));
+          for (const a of got) {
+            expect(a.area).toBe(a.bbox[2]! * a.bbox[3]!);
+            expect(a.iscrowd).toBe(0);
+          }
+        }
+        const yolo = await run(ds, 'detect', 'yolo');
+        expect(split).toEqual(yoloSplits(yolo));
+        expect(p.report.splits).toEqual(yolo.report.splits);
+        expect(p.report.classes).toEqual(yolo.report.classes);
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it('COCO numbers: the text written for any double parses back to exactly it (null when not finite)', () => {
+    const out = new JsonBytes(16);
+    const text = (v: number) => {
+      out.pos = 0;
+      out.num(v);
+      return out.buf.toString('latin1', 0, out.pos);
+    };
+    const cents = fc.integer({ min: -10_000_000, max: 10_000_000 }).map((c) => c / 100);
+    fc.assert(
+      fc.property(fc.oneof(fc.double(), cents, fc.integer(), fc.double({ min: 0, max: 5000, noNaN: true })), (v) => {
+        const t = text(v);
+        if (!Number.isFinite(v)) expect(t).toBe('null');
+        // -0 is written as 0: the same coordinate.
+        else expect(JSON.parse(t)).toBe(v === 0 ? 0 : v);
+      }),
+      { numRuns: 20000 },
+    );
+    expect(['0.1', '123.45', '1e-7', '1000000000', '-2.5', '0', '5e+300'].map((t) => text(Number(t)))).toEqual(['0.1', '123.45', '1e-7', '1000000000', '-2.5', '0', '5e+300']);
+    out.pos = 0;
+    for (const v of [0, 9, 10, 99, 100, 123456789012345, -3]) {
+      out.int(v);
+      out.raw(' ');
+    }
+    expect(out.buf.toString('latin1', 0, out.pos)).toBe('0 9 10 99 100 123456789012345 -3 ');
   });
 
   it('splits are deterministic, val is never empty, and every image is in exactly one split', async () => {
@@ -231,18 +327,21 @@ describe('conversion properties (fast-check)', () => {
     await fc.assert(
       fc.asyncProperty(
         fc.constantFrom<Task>('detect', 'segment', 'pose', 'obb', 'classify'),
+        fc.constantFrom<DatasetFormat>('yolo', 'coco'),
         fc.constantFrom('images', 'annotations', 'categories'),
         fc.integer({ min: -1, max: 1 }),
         fc.constantFrom('id', 'file_name', 'width', 'height', 'category_id', 'image_id', 'bbox', 'segmentation', 'iscrowd', 'keypoints', 'name', 'skeleton', 'flip_idx', 'area'),
         hostile,
-        async (task, array, index, key, value) => {
+        async (task, wanted, array, index, key, value) => {
+          // coco where the task has it; imagefolder for classify; obb stays yolo.
+          const format: DatasetFormat = wanted === 'coco' ? (task === 'classify' ? 'imagefolder' : task === 'obb' ? 'yolo' : 'coco') : 'yolo';
           const ds = structuredClone(base) as Record<string, unknown>;
           // index -1: the whole array is replaced; else one field of one element.
           if (index < 0) ds[array] = value;
           else (ds[array] as Record<string, unknown>[])[index]![key] = value;
           const dir = join(root, `h${n++}`);
           writeDiceDataset(join(dir, 'in'), { ...ds, files: [{ rel: 'a.png', width: 64, height: 48 }, { rel: 'b.png', width: 64, height: 48 }] });
-          const outcome = await prepareDataset({ inputDir: join(dir, 'in'), outputDir: join(dir, 'out'), task, logger }).then(
+          const outcome = await prepareDataset({ inputDir: join(dir, 'in'), outputDir: join(dir, 'out'), task, format, logger }).then(
             (p) => p,
             (e: unknown) => e,
           );
@@ -251,6 +350,18 @@ describe('conversion properties (fast-check)', () => {
             expect(outcome).toBeInstanceOf(TrainerError);
             expect((outcome as TrainerError).exitCode).toBe(3);
             for (const line of (outcome as TrainerError).problems) expect(line).not.toMatch(/\n/);
+            if (existsSync(join(dir, 'out'))) expect(readdirSync(join(dir, 'out'))).toEqual(['.dice2yolo']);
+          } else if (format === 'coco') {
+            // Valid JSON, every box inside its image (a degenerate polygon keeps its zero-width box, as in yolo).
+            for (const f of Object.values((outcome as PreparedDataset).coco!)) {
+              const data = JSON.parse(readFileSync(f, 'utf8')) as { images: Array<{ id: number; width: number; height: number }>; annotations: Array<{ image_id: number; bbox: number[] }> };
+              const size = new Map(data.images.map((im) => [im.id, im]));
+              for (const a of data.annotations) {
+                const im = size.get(a.image_id)!;
+                const [x, y, w, h] = a.bbox as [number, number, number, number];
+                expect(x >= 0 && y >= 0 && w >= 0 && h >= 0 && x + w <= im.width * (1 + 1e-12) && y + h <= im.height * (1 + 1e-12)).toBe(true);
+              }
+            }
           } else {
             for (const lines of readLabels(outcome as PreparedDataset).values()) {
               for (const row of lines) for (const v of row.split(' ').slice(1).map(Number)) expect(v >= 0 && v <= 2).toBe(true);

@@ -49,6 +49,7 @@ export const REASONS = {
     class_without_images: 'class without any image',
     class_in_both_splits: 'classify: class with one image, used for train and val',
     class_moved_to_val: 'classify: class had no val image; one moved to val',
+    split_config_ignored: 'pre-split COCO: the files give the splits, split_config is not used',
   },
 } as const;
 

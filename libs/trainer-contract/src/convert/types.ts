@@ -38,7 +38,10 @@ export interface ConversionReport {
   task: Task;
   input: string;
   output: string;
-  /** Whether annotations.json was read in bounded-memory batches and labels spilled to disk by image range. */
+  /**
+   * Whether annotations.json was read in bounded-memory batches and labels spilled to disk by image range; always
+   * true for `coco`, whose annotations go from each batch straight into their split's file.
+   */
   streamed: boolean;
   images: {
     /** Image entries in annotations.json (or image files, for YOLO/ImageFolder input). */

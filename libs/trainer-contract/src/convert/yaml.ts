@@ -1,3 +1,5 @@
+import { Scalar, isMap, parseDocument, type Document } from 'yaml';
+import { DataError } from '../errors/index.js';
 import type { ClassEntry, SplitName } from './types.js';
 import type { PoseShape } from './pose.js';
 
@@ -23,86 +25,76 @@ export function yamlDataFile(opts: {
   return lines.join('\n') + '\n';
 }
 
+export interface DataYaml {
+  /** `path:` as written, if it is a string. */
+  path?: string;
+  names: string[];
+  kptShape?: [number, number];
+  /** The parsed document, to write back with another `path:` (comments and layout kept). */
+  doc: Document;
+}
+
 /**
- * Just enough YAML for a YOLO dataset file: top-level `key: value` lines, `names` as a flow list, a block list
- * or an index map, and `kpt_shape` as a flow list. Anything fancier keeps its text and is copied as it is.
+ * A YOLO dataset file read the way Ultralytics reads it: PyYAML's YAML 1.1 (so `yes`/`no` are booleans there too),
+ * duplicate keys refused, `names` as a list or an index map (`{0: person}`, keys may be quoted), else `nc`
+ * generated names (`class_0`…), non-string names turned into Python's `str()` of them. Bad YAML is a DataError
+ * naming the file and the line.
  */
-export function parseDataYaml(text: string): { path?: string; names: string[]; kptShape?: [number, number] } {
-  const lines = text.split(/\r?\n/);
+export function parseDataYaml(text: string, file: string): DataYaml {
+  const doc = parseDocument(text, { version: '1.1', uniqueKeys: true });
+  const err = doc.errors[0];
+  // The message's first line says what and where ("… at line 2, column 1:"); a code frame follows.
+  if (err) throw new DataError(`${file}: invalid YAML: ${err.message.split('\n')[0]!.trim().replace(/:$/, '')}`);
+  if (!isMap(doc.contents)) throw new DataError(`${file}: expected a mapping of keys (path, train, val, names, …) at the top`);
+  const data = doc.toJS({ maxAliasCount: 1000 }) as Record<string, unknown>;
   const names: string[] = [];
-  let path: string | undefined;
+  const raw = data.names;
+  if (Array.isArray(raw)) {
+    raw.forEach((v, i) => (names[i] = pyStr(v)));
+  } else if (raw !== null && typeof raw === 'object') {
+    for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
+      const idx = Number(k);
+      if (!Number.isInteger(idx) || idx < 0 || idx > 1e6) throw new DataError(`${file}: names: key ${JSON.stringify(k)} is not a class index`);
+      names[idx] = pyStr(v);
+    }
+  } else if (raw !== undefined && raw !== null) {
+    throw new DataError(`${file}: names must be a list or a map of index: name, got ${typeof raw}`);
+  } else if (Number.isInteger(data.nc) && (data.nc as number) > 0 && (data.nc as number) <= 1e6) {
+    for (let i = 0; i < (data.nc as number); i++) names.push(`class_${i}`);
+  }
   let kptShape: [number, number] | undefined;
-  for (let i = 0; i < lines.length; i++) {
-    const line = stripComment(lines[i]!);
-    const m = /^([A-Za-z_][\w-]*)\s*:\s*(.*)$/.exec(line);
-    if (!m) continue;
-    const [, key, value] = m as unknown as [string, string, string];
-    if (key === 'path') path = unquote(value.trim());
-    if (key === 'kpt_shape') {
-      const nums = value.replace(/[[\]]/g, '').split(',').map((v) => Number(v.trim()));
-      if (nums.length === 2 && nums.every((v) => Number.isInteger(v))) kptShape = [nums[0]!, nums[1]!];
+  const k = data.kpt_shape;
+  if (k !== undefined && k !== null) {
+    if (!Array.isArray(k) || k.length !== 2 || !k.every((v) => Number.isInteger(v) && v > 0)) {
+      throw new DataError(`${file}: kpt_shape must be two positive integers [keypoints, 2 or 3], got ${JSON.stringify(k)}`);
     }
-    if (key !== 'names') continue;
-    const inline = value.trim();
-    if (inline.startsWith('[')) {
-      names.push(...splitFlow(inline.slice(1, inline.lastIndexOf(']'))).map(unquote));
-    } else if (inline.startsWith('{')) {
-      for (const part of splitFlow(inline.slice(1, inline.lastIndexOf('}')))) {
-        const kv = /^\s*(\d+)\s*:\s*(.*)$/.exec(part);
-        if (kv) names[Number(kv[1])] = unquote(kv[2]!.trim());
-      }
-    } else {
-      for (let j = i + 1; j < lines.length; j++) {
-        const raw = stripComment(lines[j]!);
-        if (raw.trim() === '') continue;
-        if (!/^\s/.test(raw)) break;
-        const item = /^\s+-\s*(.*)$/.exec(raw);
-        const kv = /^\s+(\d+)\s*:\s*(.*)$/.exec(raw);
-        if (item) names.push(unquote(item[1]!.trim()));
-        else if (kv) names[Number(kv[1])] = unquote(kv[2]!.trim());
-      }
-    }
+    kptShape = [k[0] as number, k[1] as number];
   }
-  return { path, names: Array.from(names, (n, i) => n ?? `class${i}`), kptShape };
+  return {
+    path: typeof data.path === 'string' ? data.path : undefined,
+    names: Array.from(names, (n, i) => n ?? `class${i}`),
+    kptShape,
+    doc,
+  };
 }
 
-function stripComment(line: string): string {
-  let inS = false;
-  let inD = false;
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i];
-    if (c === "'" && !inD) inS = !inS;
-    else if (c === '"' && !inS) inD = !inD;
-    else if (c === '#' && !inS && !inD && (i === 0 || /\s/.test(line[i - 1]!))) return line.slice(0, i);
-  }
-  return line;
+/** The file again with `path:` set (added at the top when absent), keeping its comments and layout. */
+export function withPath(parsed: DataYaml, path: string): string {
+  const doc = parsed.doc.clone();
+  // Double-quoted like yamlDataFile's values: read back as the same string by PyYAML and by this parser.
+  const value = new Scalar(path);
+  value.type = Scalar.QUOTE_DOUBLE;
+  if (doc.has('path')) doc.set('path', value);
+  else if (isMap(doc.contents)) doc.contents.items.unshift(doc.createPair('path', value));
+  return doc.toString({ lineWidth: 0 });
 }
 
-function splitFlow(s: string): string[] {
-  const out: string[] = [];
-  let cur = '';
-  let inS = false;
-  let inD = false;
-  for (const c of s) {
-    if (c === "'" && !inD) inS = !inS;
-    else if (c === '"' && !inS) inD = !inD;
-    if (c === ',' && !inS && !inD) {
-      out.push(cur);
-      cur = '';
-    } else cur += c;
-  }
-  if (cur.trim() !== '') out.push(cur);
-  return out.map((p) => p.trim());
-}
-
-function unquote(v: string): string {
-  if (v.startsWith('"') && v.endsWith('"') && v.length >= 2) {
-    try {
-      return JSON.parse(v) as string;
-    } catch {
-      return v.slice(1, -1);
-    }
-  }
-  if (v.startsWith("'") && v.endsWith("'") && v.length >= 2) return v.slice(1, -1).replace(/''/g, "'");
-  return v;
+/** Python's str() of a YAML scalar, as Ultralytics' check_class_names applies it to each name. */
+function pyStr(v: unknown): string {
+  if (typeof v === 'string') return v;
+  if (v === true) return 'True';
+  if (v === false) return 'False';
+  if (v === null || v === undefined) return 'None';
+  if (typeof v === 'number' && Number.isInteger(v) && !Object.is(v, -0)) return String(v);
+  return typeof v === 'number' ? String(v) : JSON.stringify(v);
 }
