@@ -49,7 +49,7 @@ function profile(brk?: ScriptedBreak): ConformanceProfile {
     name: 'scripted',
     command: [process.execPath, bundle],
     env: { SCRIPTED_EPOCH_MS: '30', ...(brk ? { SCRIPTED_TRAINER_BREAK: brk } : {}) },
-    slowEnv: { SCRIPTED_EPOCH_MS: '400' },
+    slowEnv: { SCRIPTED_EPOCH_MS: '800' },
     task: 'detect',
     model: 'scripted-n',
     config: {},

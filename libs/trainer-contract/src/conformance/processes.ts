@@ -44,14 +44,6 @@ export function isAlive(pid: number): boolean {
   }
 }
 
-export function commandLineOf(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
-  } catch {
-    return '';
-  }
-}
-
 export interface Exited {
   code: number | null;
   signal: NodeJS.Signals | null;
