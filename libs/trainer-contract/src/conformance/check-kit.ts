@@ -1,4 +1,4 @@
-import type { Harness, RunResult } from './harness.js';
+import { OUTPUT_BUCKET, type Harness, type RunResult } from './harness.js';
 import type { ReceivedRequest } from './receiver.js';
 
 /** One check of the contract. It looks only at what scenarios left behind; a failure reads in contract terms. */
@@ -102,4 +102,51 @@ export function terminationProblems(r: RunResult, what: string, wantExit: number
     else if (want !== undefined && rec['retriable'] !== want) f.push(`§5 termination log: ${what}: retriable is ${rec['retriable']}, want ${want} for exit ${wantExit}`);
   }
   return f;
+}
+
+export const TRAINING_RUNS = ['success', 'refused', 'crash', 'interrupt', 'resume'] as const;
+
+/** What `--describe` printed, when it printed a JSON object. */
+export function describeDoc(s: ScenarioResults): { doc?: Record<string, unknown>; problem?: string } {
+  const r = s.get('describe');
+  if (r.exitCode !== 0) return { problem: `--describe ${exitText(r)}` };
+  try {
+    const doc = JSON.parse(r.stdout) as unknown;
+    if (!doc || typeof doc !== 'object' || Array.isArray(doc)) return { problem: '--describe did not print a JSON object' };
+    return { doc: doc as Record<string, unknown> };
+  } catch {
+    return { problem: `--describe did not print one JSON document on stdout: ${r.stdout.slice(0, 120)}` };
+  }
+}
+
+/** Checkpoint file names: what --describe says, else the profile's, else best.pt / last.pt. */
+export function checkpointNames(s: ScenarioResults, h: Harness): { best: string; last: string } {
+  try {
+    const c = describeDoc(s).doc?.['checkpoints'] as { best?: unknown; last?: unknown } | undefined;
+    if (typeof c?.best === 'string' && typeof c.last === 'string') return { best: c.best, last: c.last };
+  } catch {
+    // no --describe run: fall back
+  }
+  return h.profile.checkpoints ?? { best: 'best.pt', last: 'last.pt' };
+}
+
+export const key = (jobId: string, name: string) => `checkpoints/${jobId}/${name}`;
+export const uri = (jobId: string, name: string) => `s3://${OUTPUT_BUCKET}/${key(jobId, name)}`;
+export const limit = (f: string[], n = 6) => (f.length > n ? [...f.slice(0, n), `… and ${f.length - n} more`] : f);
+export const uniq = (f: string[]) => [...new Set(f)];
+
+export function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function runsOf(s: ScenarioResults, ids: readonly string[]): RunResult[] {
+  return ids.map((id) => s.get(id));
+}
+
+export function allRequests(s: ScenarioResults): Array<{ run: RunResult; req: ReceivedRequest }> {
+  return runsOf(s, TRAINING_RUNS).flatMap((run) => run.received.map((req) => ({ run, req })));
 }
