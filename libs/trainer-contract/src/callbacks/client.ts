@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { CallbackUndeliveredError } from '../errors/index.js';
 import { redact, type Logger } from '../log/index.js';
+import { retry } from '../retry/index.js';
 import { completionPayloadSchema, progressPayloadSchema, type CompletionPayload, type ProgressPayload } from './payloads.js';
 import { signWebhook } from './signing.js';
 
@@ -77,12 +77,7 @@ export function createCallbackClient(options: CallbackClientOptions): CallbackCl
   let pending: ProgressPayload | undefined;
   let pump: Promise<void> | undefined;
 
-  const backoff = (attempt: number) => {
-    const ceiling = Math.min(maxDelayMs, baseDelayMs * 2 ** attempt);
-    return ceiling / 2 + Math.random() * (ceiling / 2);
-  };
-
-  async function attempt(url: string, id: string, body: string): Promise<void> {
+  async function attempt(url: string, id: string, body: string, signal: AbortSignal | undefined): Promise<void> {
     const timestamp = Math.floor(Date.now() / 1000);
     const headers: Record<string, string> = {
       'content-type': 'application/json',
@@ -94,7 +89,7 @@ export function createCallbackClient(options: CallbackClientOptions): CallbackCl
     if (secret) headers['webhook-signature'] = signWebhook(secret, id, timestamp, body);
     let res: Response;
     try {
-      res = await fetch(url, { method: 'POST', headers, body, signal: AbortSignal.timeout(timeoutMs) });
+      res = await fetch(url, { method: 'POST', headers, body, ...(signal ? { signal } : {}) });
     } catch (err) {
       const e = err as Error & { cause?: { code?: string } };
       const reason = e.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (e.cause?.code ?? e.message);
@@ -113,21 +108,28 @@ export function createCallbackClient(options: CallbackClientOptions): CallbackCl
     const url = `${root}/jobs/${encodeURIComponent(jobId)}/callback/${kind}`;
     const body = JSON.stringify(payload);
     const id = idempotencyId(jobId, kind, payload as { status: string; current_epoch?: number });
-    for (let n = 0; ; n++) {
-      try {
-        await attempt(url, id, body);
-        logger.debug({ callback: kind, attempt: n + 1 }, `${kind} callback delivered`);
-        return;
-      } catch (err) {
-        const retryable = err instanceof RetryableError;
-        if (!retryable || n >= retries) {
-          throw new CallbackUndeliveredError(`${kind} callback to ${redact(url)} failed after ${n + 1} attempt(s): ${(err as Error).message}`);
-        }
-        const wait = Math.min(maxRetryAfterMs, (err as RetryableError).retryAfterMs ?? backoff(n));
-        logger.warn({ callback: kind, attempt: n + 1, retryInMs: Math.round(wait) }, `${kind} callback failed (${(err as Error).message}); retrying`);
-        await sleep(wait);
-      }
+    let tries = 0;
+    try {
+      await retry(
+        async ({ attempt: n, signal }) => {
+          tries = n;
+          await attempt(url, id, body, signal);
+        },
+        {
+          attempts: retries + 1,
+          backoff: { baseMs: baseDelayMs, maxMs: maxDelayMs, jitter: 'equal' },
+          shouldRetry: (err) => err instanceof RetryableError,
+          retryAfterMs: (err) => (err as RetryableError).retryAfterMs,
+          maxRetryAfterMs,
+          attemptTimeoutMs: timeoutMs,
+          onRetry: (err, n, wait) =>
+            logger.warn({ callback: kind, attempt: n, retryInMs: Math.round(wait) }, `${kind} callback failed (${(err as Error).message}); retrying`),
+        },
+      );
+    } catch (err) {
+      throw new CallbackUndeliveredError(`${kind} callback to ${redact(url)} failed after ${tries} attempt(s): ${(err as Error).message}`);
     }
+    logger.debug({ callback: kind, attempt: tries }, `${kind} callback delivered`);
   }
 
   function startPump(): void {

@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { randomUUID } from 'node:crypto';
+import { retry, type RetryPolicy } from '../retry/index.js';
 import { MlflowApiError, errorFromResponse } from './errors.js';
 import { LIMITS, chunkBatch, keyProblem, toWireNumber, truncateValue, type WireBatch } from './limits.js';
 import {
@@ -179,23 +180,22 @@ export class MlflowClient {
       ...(opts.userId !== undefined ? { user_id: opts.userId } : {}),
       tags: this.wireTags(tags),
     };
-    const attempts = 1 + (call.retries ?? this.retries);
     const single = { ...call, retries: 0 };
-    for (let attempt = 0; ; attempt++) {
-      try {
+    return retry(
+      async ({ lastError }) => {
+        // After an ambiguous failure the first attempt may have created the run: look for it before creating another.
+        if (lastError instanceof MlflowApiError && lastError.networkCode !== 'ECONNREFUSED') {
+          const found = await this.searchRuns(
+            { experimentIds: [opts.experimentId], filter: `tags.\`${CLIENT_TOKEN_TAG}\` = '${token}'`, maxResults: 1 },
+            call,
+          ).catch(() => null);
+          if (found && found.runs[0]) return this.remember(found.runs[0]);
+        }
         const res = await this.request<{ run: Run }>({ method: 'POST', path: 'mlflow/runs/create', json: body, retry: 'connect-only' }, single);
         return this.remember(res.run);
-      } catch (err) {
-        if (!(err instanceof MlflowApiError) || !err.transient || attempt + 1 >= attempts || call.signal?.aborted) throw err;
-        await sleep(this.retryDelayMs * 2 ** attempt, call.signal);
-        if (err.networkCode === 'ECONNREFUSED') continue;
-        const found = await this.searchRuns(
-          { experimentIds: [opts.experimentId], filter: `tags.\`${CLIENT_TOKEN_TAG}\` = '${token}'`, maxResults: 1 },
-          call,
-        ).catch(() => null);
-        if (found && found.runs[0]) return this.remember(found.runs[0]);
-      }
-    }
+      },
+      this.retryPolicy(call, 'POST runs/create', (err) => err instanceof MlflowApiError && err.transient),
+    );
   }
 
   async getRun(runId: string, call?: CallOptions): Promise<Run> {
@@ -385,19 +385,28 @@ export class MlflowClient {
     return truncateValue(value, limit);
   }
 
-  private async request<T>(spec: RequestSpec, call: CallOptions = {}): Promise<T> {
-    const attempts = 1 + (call.retries ?? this.retries);
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await this.once<T>(spec, call);
-      } catch (err) {
-        if (!(err instanceof MlflowApiError)) throw err;
-        const retryable =
-          spec.retry === 'transient' ? err.transient : err.errorCode === 'NETWORK_ERROR' && err.networkCode === 'ECONNREFUSED';
-        if (!retryable || attempt + 1 >= attempts || call.signal?.aborted) throw err;
-        await sleep(this.retryDelayMs * 2 ** attempt, call.signal);
-      }
-    }
+  private request<T>(spec: RequestSpec, call: CallOptions = {}): Promise<T> {
+    const op = `${spec.method} ${spec.path.replace(/^mlflow\//, '')}`;
+    return retry(
+      () => this.once<T>(spec, call),
+      this.retryPolicy(call, op, (err) =>
+        err instanceof MlflowApiError &&
+        (spec.retry === 'transient' ? err.transient : err.errorCode === 'NETWORK_ERROR' && err.networkCode === 'ECONNREFUSED'),
+      ),
+    );
+  }
+
+  /** Doubling pauses from `retryDelayMs`, no jitter; a caller's abort ends the retries, and a pause, with ABORTED. */
+  private retryPolicy(call: CallOptions, op: string, shouldRetry: (err: unknown) => boolean): RetryPolicy {
+    return {
+      attempts: 1 + (call.retries ?? this.retries),
+      backoff: { baseMs: this.retryDelayMs, jitter: 'none' },
+      shouldRetry,
+      ...(call.signal ? { signal: call.signal } : {}),
+      onAbort: () => new MlflowApiError(0, 'ABORTED', `${op}: aborted`, op),
+      // Tracking is background work: a pending retry must not keep a finished job alive.
+      unref: true,
+    };
   }
 
   private async once<T>(spec: RequestSpec, call: CallOptions): Promise<T> {
@@ -486,18 +495,4 @@ function networkCode(err: unknown): string | undefined {
     cur = (cur as { cause?: unknown }).cause;
   }
   return undefined;
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    timer.unref?.();
-    signal?.addEventListener('abort', done, { once: true });
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-  });
 }

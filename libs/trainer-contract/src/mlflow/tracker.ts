@@ -1,6 +1,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import { basename, join, relative, sep } from 'node:path';
 import { createRedactor, redact, type Logger } from '../log/index.js';
+import { backoffDelay } from '../retry/index.js';
 import { MlflowClient, type CallOptions } from './client.js';
 import { resolveTrackingConfig, type TrackingConfig } from './config.js';
 import { MlflowApiError } from './errors.js';
@@ -120,7 +121,8 @@ class RestTracker implements Tracker {
   private bisectBudget = MAX_BISECTS;
 
   private pumping: Promise<void> | null = null;
-  private backoffMs = INITIAL_BACKOFF_MS;
+  /** Pauses since the pump last got something through; the backoff grows with it. */
+  private failures = 0;
   private wakeUp: (() => void) | null = null;
   private ctl = new AbortController();
   private drainDeadline: number | null = null;
@@ -236,7 +238,6 @@ class RestTracker implements Tracker {
       const end = Date.now() + deadlineMs;
       // Keep part of the deadline for the status update, which matters more than the last points.
       this.drainDeadline = end - Math.min(this.timeoutMs, Math.floor(deadlineMs / 3));
-      this.backoffMs = Math.min(this.backoffMs, FINISH_BACKOFF_MS);
       this.wake();
       this.schedule();
       let timer: NodeJS.Timeout | undefined;
@@ -280,7 +281,7 @@ class RestTracker implements Tracker {
         else if (!this.hasData()) return;
         else progressed = await this.sendSome();
         if (progressed) {
-          this.backoffMs = this.drainDeadline ? Math.min(INITIAL_BACKOFF_MS, FINISH_BACKOFF_MS) : INITIAL_BACKOFF_MS;
+          this.failures = 0;
           continue;
         }
         if (!(await this.pause())) return;
@@ -298,8 +299,8 @@ class RestTracker implements Tracker {
   }
 
   private pause(): Promise<boolean> {
-    let ms = this.backoffMs;
-    this.backoffMs = Math.min(this.backoffMs * 2, this.drainDeadline ? FINISH_BACKOFF_MS : this.maxBackoffMs);
+    const cap = this.drainDeadline !== null ? FINISH_BACKOFF_MS : Infinity;
+    let ms = Math.min(cap, backoffDelay(++this.failures, { baseMs: INITIAL_BACKOFF_MS, maxMs: this.maxBackoffMs }));
     if (this.drainDeadline !== null) {
       const left = this.drainDeadline - Date.now();
       if (left <= 0) return Promise.resolve(false);

@@ -1,5 +1,5 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { InterruptedError, TrainerError } from '../errors/index.js';
+import { retry } from '../retry/index.js';
 
 /** A failure worth another try: a 5xx, SlowDown, a reset connection, a body cut short. */
 export class TransientError extends Error {
@@ -60,27 +60,15 @@ export interface RetryOptions {
 }
 
 /** Runs `fn` until it succeeds, fails with a non-transient error, or runs out of tries; full-jitter exponential backoff. */
-export async function withRetry<T>(fn: (attempt: number) => Promise<T>, opts: RetryOptions = {}): Promise<T> {
-  const attempts = opts.attempts ?? 6;
-  const baseMs = opts.baseMs ?? 200;
-  const maxMs = opts.maxMs ?? 10_000;
-  const retryable = opts.isRetryable ?? isTransient;
-  for (let attempt = 1; ; attempt++) {
-    throwIfAborted(opts.signal);
-    try {
-      return await fn(attempt);
-    } catch (err) {
-      if (opts.signal?.aborted) throw new InterruptedError();
-      if (attempt >= attempts || !retryable(err)) throw err;
-      const delay = Math.round(Math.random() * Math.min(maxMs, baseMs * 2 ** (attempt - 1)));
-      opts.onRetry?.(err, attempt, delay);
-      try {
-        await sleep(delay, undefined, { signal: opts.signal });
-      } catch {
-        throw new InterruptedError();
-      }
-    }
-  }
+export function withRetry<T>(fn: (attempt: number) => Promise<T>, opts: RetryOptions = {}): Promise<T> {
+  return retry(({ attempt }) => fn(attempt), {
+    attempts: opts.attempts ?? 6,
+    backoff: { baseMs: opts.baseMs ?? 200, maxMs: opts.maxMs ?? 10_000, jitter: 'full' },
+    shouldRetry: opts.isRetryable ?? isTransient,
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    onAbort: () => new InterruptedError(),
+    ...(opts.onRetry ? { onRetry: opts.onRetry } : {}),
+  });
 }
 
 export function throwIfAborted(signal?: AbortSignal): void {

@@ -1,0 +1,118 @@
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { create as createTar } from 'tar';
+import { writeShapesDataset } from '../testing/shapes-dataset.js';
+import type { ConformanceProfile } from './types.js';
+
+/** The suite's own S3 reads and writes, independent of the code under test. */
+export function suiteS3Client(env: { S3_ENDPOINT: string; AWS_ACCESS_KEY_ID: string; AWS_SECRET_ACCESS_KEY: string; AWS_REGION: string }): S3Client {
+  return new S3Client({
+    endpoint: env.S3_ENDPOINT,
+    region: env.AWS_REGION,
+    forcePathStyle: true,
+    credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY },
+    // s3rver stores streamed bodies with the SDK's default checksums framing still on (shared/notes/s3rver.md).
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+}
+
+async function walk(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true });
+  const nested = await Promise.all(entries.map((e) => (e.isDirectory() ? walk(join(dir, e.name)) : Promise.resolve([join(dir, e.name)]))));
+  return nested.flat();
+}
+
+async function uploadDir(client: S3Client, dir: string, bucket: string, prefix: string): Promise<void> {
+  for (const file of await walk(dir)) {
+    await client.send(new PutObjectCommand({ Bucket: bucket, Key: `${prefix}/${relative(dir, file)}`, Body: await readFile(file) }));
+  }
+}
+
+export async function listKeys(client: S3Client, bucket: string, prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  let token: string | undefined;
+  do {
+    const res = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) }));
+    keys.push(...(res.Contents ?? []).map((o) => o.Key!));
+    token = res.IsTruncated ? res.NextContinuationToken : undefined;
+  } while (token);
+  return keys.sort();
+}
+
+export async function getObject(client: S3Client, bucket: string, key: string): Promise<Buffer> {
+  const res = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  return Buffer.from(await res.Body!.transformToByteArray());
+}
+
+export const DATASET_BUCKET = 'datasets';
+/** The shapes generator's categories, by id: what classes.json must map the class indices to. */
+export const SHAPES_CLASSES = [
+  { id: 1, name: 'square' },
+  { id: 2, name: 'circle' },
+  { id: 3, name: 'triangle' },
+] as const;
+
+/** Where each generated dataset is, as a trainer gets it in `--dataset-s3-uri`. */
+export interface SuiteDatasets {
+  /** A DICEFormat folder under an S3 prefix. */
+  good: string;
+  /** The same dataset as a .tar.gz object. */
+  archive: string;
+  /** The same dataset as a local folder, by file:// URI. */
+  local: string;
+  /** Broken copies, each failing one rule of CONTRACT §7. */
+  truncatedJson: string;
+  escapingFileName: string;
+  wrongType: string;
+  noTrainingImage: string;
+}
+
+type Annotations = { images: Array<Record<string, unknown>>; annotations: Array<Record<string, unknown>>; categories: unknown[] };
+
+/** Writes the shapes dataset and its broken variants, and puts them in the datasets bucket. */
+export async function prepareDatasets(root: string, client: S3Client, profile: ConformanceProfile): Promise<SuiteDatasets> {
+  const opts = { images: profile.dataset?.images ?? 12, size: profile.dataset?.size ?? 32, keypoints: profile.dataset?.keypoints ?? profile.task === 'pose' };
+  const good = join(root, 'shapes');
+  await writeShapesDataset(good, opts);
+  await uploadDir(client, good, DATASET_BUCKET, 'shapes');
+  const archive = join(root, 'shapes.tar.gz');
+  await createTar({ gzip: true, file: archive, cwd: good }, ['images', 'annotations.json']);
+  await client.send(new PutObjectCommand({ Bucket: DATASET_BUCKET, Key: 'archives/shapes.tar.gz', Body: await readFile(archive) }));
+
+  const text = await readFile(join(good, 'annotations.json'), 'utf8');
+  const variant = async (name: string, annotations: string) => {
+    const dir = join(root, name);
+    await writeShapesDataset(dir, opts);
+    await writeFile(join(dir, 'annotations.json'), annotations);
+    await uploadDir(client, dir, DATASET_BUCKET, name);
+    return `s3://${DATASET_BUCKET}/${name}/`;
+  };
+  const edit = (fn: (a: Annotations) => void) => {
+    const a = JSON.parse(text) as Annotations;
+    fn(a);
+    return JSON.stringify(a);
+  };
+  return {
+    good: `s3://${DATASET_BUCKET}/shapes/`,
+    archive: `s3://${DATASET_BUCKET}/archives/shapes.tar.gz`,
+    local: `file://${good}`,
+    truncatedJson: await variant('bad-truncated', text.slice(0, Math.floor(text.length / 2))),
+    escapingFileName: await variant(
+      'bad-escape',
+      edit((a) => void (a.images[0]!['file_name'] = '../../outside.png')),
+    ),
+    wrongType: await variant(
+      'bad-type',
+      edit((a) => void (a.annotations[0]!['bbox'] = 'wide')),
+    ),
+    noTrainingImage: await variant(
+      'bad-empty',
+      edit((a) => {
+        a.images = [];
+        a.annotations = [];
+      }),
+    ),
+  };
+}

@@ -1,0 +1,1 @@
+export { backoffDelay, retry, type RetryPolicy } from './retry.js';
