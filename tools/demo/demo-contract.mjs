@@ -1,24 +1,29 @@
 #!/usr/bin/env node
 // `npm run demo:contract`: the whole contract on one machine. An embedded S3 server (s3rver) holds the dataset as a
 // .tar.gz, a callback receiver prints and verifies every callback (bearer token + HMAC signature), and the trainer
-// runs between them exactly as a Kubernetes Job would, uploading its checkpoints to the embedded S3.
+// runs between them exactly as a Kubernetes Job would, uploading its checkpoints to the embedded S3. It trains real
+// Ultralytics (the venv from `npm run setup`); with MLFLOW_TRACKING_URI set, the run is tracked and shown at the end.
+// `--fake` runs the test double instead, on purpose only.
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { build, pythonEnv, root } from './python-env.mjs';
+import { parseArgs } from 'node:util';
+import { build, DEMO, pythonEnv, root, summary, trainingSeconds } from './python-env.mjs';
 
+const { values: opts } = parseArgs({ options: { fake: { type: 'boolean', default: false } } });
+const { env: pyEnv, real, version } = await pythonEnv({ fake: opts.fake });
 build();
 const { writeShapesDataset, startCallbackReceiver, startS3Server } = await import(join(root, 'libs/trainer-contract/dist/testing/index.js'));
 const { createS3Client } = await import(join(root, 'libs/trainer-contract/dist/index.js'));
+const { reader } = await import(join(root, 'libs/trainer-contract/dist/testing/index.js'));
 const { PutObjectCommand, ListObjectsV2Command } = await import('@aws-sdk/client-s3');
 const tar = await import('tar');
-const { env: pyEnv, real } = pythonEnv();
 
 const work = join(root, '.work', 'demo-contract');
 rmSync(work, { recursive: true, force: true });
 mkdirSync(work, { recursive: true });
 const dataset = join(work, 'shapes');
-await writeShapesDataset(dataset, { images: 48, size: 96 });
+await writeShapesDataset(dataset, { images: DEMO.images, size: DEMO.size });
 const archive = join(work, 'shapes.tar.gz');
 await tar.c({ gzip: true, file: archive, cwd: dataset }, ['images', 'annotations.json']);
 
@@ -48,7 +53,7 @@ const env = {
   MODEL_NAME: 'yolov8n.yaml',
   DATASET_S3_URI: 's3://datasets/demo/shapes.tar.gz',
   CALLBACK_URL: receiver.url,
-  CONFIG: JSON.stringify({ epochs: real ? 5 : 3, imgsz: 96, batch: 8, device: 'cpu', workers: 0, plots: false }),
+  CONFIG: JSON.stringify(real ? DEMO.config : DEMO.fakeConfig),
   S3_ENDPOINT: s3.endpoint,
   S3_BUCKET: 'trainer-outputs',
   AWS_ACCESS_KEY_ID: 'S3RVER',
@@ -59,14 +64,32 @@ const env = {
   WORK_DIR: join(work, 'job'),
   TERMINATION_LOG: join(work, 'termination-log'),
 };
+if (!process.env.MLFLOW_TRACKING_URI) console.log('(MLFLOW_TRACKING_URI is not set: no MLflow tracking; set it to see the run recorded)\n');
+const started = Date.now();
 const child = spawn(process.execPath, [join(root, 'apps/ultralytics/bin/trainer-ultralytics.mjs')], { stdio: 'inherit', env });
 const code = await new Promise((resolve) => child.on('close', (c) => resolve(c ?? 1)));
+const seconds = (Date.now() - started) / 1000;
 await new Promise((r) => setTimeout(r, 300));
 clearInterval(printer);
 const listed = await client.send(new ListObjectsV2Command({ Bucket: 'trainer-outputs', Prefix: `checkpoints/${jobId}/` }));
 console.log(`\nExit code: ${code}`);
 console.log(`Objects in s3://trainer-outputs/checkpoints/${jobId}/:`);
 for (const o of listed.Contents ?? []) console.log(`  ${o.Key}  ${o.Size} bytes`);
+const completion = receiver.received.find((r) => r.kind === 'completion')?.json;
+const runId = completion?.mlflow_run_id;
+if (process.env.MLFLOW_TRACKING_URI && runId) {
+  const uri = process.env.MLFLOW_TRACKING_URI.replace(/\/$/, '');
+  try {
+    const run = await reader(uri).run(runId);
+    const steps = Object.values(run.metrics)[0]?.length ?? 0;
+    console.log(`\nMLflow run ${runId} (${run.info.run_name}): ${run.info.status}, ${Object.keys(run.params).length} params, ${Object.keys(run.metrics).length} metrics over ${steps} epochs`);
+    console.log(`  ${uri}/#/experiments/${run.info.experiment_id}/runs/${runId}`);
+  } catch (err) {
+    console.log(`\nMLflow run ${runId}: could not be read back from ${uri} (${err.message})`);
+  }
+}
+console.log('');
+for (const line of summary({ real, seconds, trainSeconds: trainingSeconds(join(work, 'job', 'run', 'results.csv')), completion, version })) console.log(line);
 await receiver.close();
 await s3.close();
 process.exit(code);

@@ -6,7 +6,7 @@
  */
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { defineConformanceSuite, imitationMlflow, type ConformanceProfile } from '@trainers/trainer-contract/conformance';
+import { defineConformanceSuite, realMlflow, type ConformanceProfile } from '@trainers/trainer-contract/conformance';
 import { APP_BIN, assertBuilt } from './support/app.js';
 import { FAKE_ULTRALYTICS_PATH, SYSTEM_PYTHON } from './support/fake.js';
 
@@ -41,9 +41,7 @@ defineConformanceSuite(
   },
   {
     before: assertBuilt,
-    // Any `() => Promise<{ uri, token?, close }>` fits here: a factory starting a real `mlflow server` where the dev
-    // venv has one (issue 11) replaces the imitation in this one line.
-    mlflow: imitationMlflow,
+    mlflow: realMlflow,
     ...(process.env['CONFORMANCE_VERBOSE'] ? { log: (line: string) => console.log(line) } : {}),
   },
 );

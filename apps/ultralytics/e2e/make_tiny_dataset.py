@@ -1,8 +1,8 @@
 """Writes a tiny YOLO dataset (coloured rectangles on a plain background) for integration tests.
 
 Usage: python make_tiny_dataset.py OUT_DIR [N_TRAIN] [N_VAL] [SIZE] [TASK]
-TASK is detect (default), segment, pose or classify.
-detect/segment/pose: OUT_DIR/images/{train,val}, OUT_DIR/labels/{train,val}, OUT_DIR/data.yaml (absolute path).
+TASK is detect (default), segment, pose, obb or classify.
+detect/segment/pose/obb: OUT_DIR/images/{train,val}, OUT_DIR/labels/{train,val}, OUT_DIR/data.yaml (absolute path).
 classify: OUT_DIR/{train,val}/{red,green}/*.jpg.
 Needs Pillow only.
 """
@@ -20,7 +20,8 @@ NAMES = ["red", "green"]
 def label(task, cls, x0, y0, w, h, size):
     cx, cy, nw, nh = (x0 + w / 2) / size, (y0 + h / 2) / size, w / size, h / size
     corners = [(x0, y0), (x0 + w, y0), (x0 + w, y0 + h), (x0, y0 + h)]
-    if task == "segment":
+    if task in ("segment", "obb"):
+        # obb: the four corners of an axis-aligned box are a valid oriented box.
         return f"{cls} " + " ".join(f"{x / size:.6f} {y / size:.6f}" for x, y in corners)
     if task == "pose":
         return f"{cls} {cx:.6f} {cy:.6f} {nw:.6f} {nh:.6f} " + " ".join(f"{x / size:.6f} {y / size:.6f} 2" for x, y in corners)

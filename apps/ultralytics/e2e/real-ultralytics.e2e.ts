@@ -1,10 +1,7 @@
 /**
- * Integration test against REAL Ultralytics (not the test double): 2 epochs of yolov8n.yaml on a tiny generated
- * dataset, CPU, imgsz 64, nothing downloaded. Then a SIGTERM mid-training and a resume in a fresh WORK_DIR.
- *
- * Runs when `import ultralytics` works for the trainer's Python (TRAINER_PYTHON, else apps/ultralytics/.venv,
- * else python3), and is skipped with a message otherwise. On a Debian machine with python3-torch and an
- * Ultralytics 8.3.186 source tree:  TRAINER_PYTHON=/usr/bin/python3 PYTHONPATH=/path/to/ultralytics-src npx jest …
+ * Integration test against REAL Ultralytics (the pinned 8.4.190 in the managed venv that `npm run setup` builds, or
+ * TRAINER_PYTHON): every task for 1 epoch on tiny generated data, CPU, imgsz 64, models built from `.yaml`, nothing
+ * downloaded; then a stop mid-training and a resume in a fresh WORK_DIR. Under CI=true a missing framework fails.
  */
 import { describe, it, expect, afterAll } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
@@ -13,35 +10,43 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import {
-  checkPythonModule,
   createLogger,
   InterruptedError,
   parseConfigObject,
   type CheckpointEvent,
   type EpochEndEvent,
+  type Task,
   type TrainResult,
 } from '@trainers/trainer-contract';
-import { createUltralyticsDriver, pythonFor } from '../src/driver.js';
+import { frameworkPython, missingReal } from '@trainers/trainer-contract/testing';
+import { createUltralyticsDriver, TESTED_ULTRALYTICS } from '../src/driver.js';
 import { ultralyticsConfigSchema } from '../src/config.js';
 import { APP_ROOT, preparedDataset } from './support/fake.js';
 
-const env = { ...process.env };
-const python = pythonFor(env, APP_ROOT);
+const python = frameworkPython(APP_ROOT);
+const skipWhy = python ? undefined : missingReal('Ultralytics (the managed venv of apps/ultralytics/requirements.txt, or TRAINER_PYTHON)');
+const env = { ...process.env, ...(python ? { TRAINER_PYTHON: python } : {}) };
 const base = mkdtempSync(join(tmpdir(), 'ul-real-'));
-const probe = await checkPythonModule(python, 'ultralytics', { ...env, YOLO_CONFIG_DIR: join(base, 'probe-config'), YOLO_OFFLINE: 'True' });
-if (!probe.ok) {
-  process.stderr.write(`real-ultralytics e2e skipped: ${python} cannot import ultralytics (${probe.error}); set TRAINER_PYTHON (and PYTHONPATH) to a Python with ultralytics>=8.3,<8.4\n`);
-}
-const suite = probe.ok ? describe : describe.skip;
+const suite = python ? describe : describe.skip;
 afterAll(() => rmSync(base, { recursive: true, force: true }));
 
-function dataset(nTrain: number): string {
+const MODELS: Record<Task, string> = { detect: 'yolov8n.yaml', segment: 'yolov8n-seg.yaml', pose: 'yolov8n-pose.yaml', classify: 'yolov8n-cls.yaml', obb: 'yolov8n-obb.yaml' };
+const HEADS: Record<Task, string[]> = {
+  detect: ['metrics/mAP50-95(B)', 'train/box_loss', 'val/dfl_loss'],
+  segment: ['metrics/mAP50-95(M)', 'metrics/mAP50-95(B)', 'train/seg_loss', 'train/sem_loss'],
+  pose: ['metrics/mAP50-95(P)', 'train/pose_loss', 'train/kobj_loss'],
+  classify: ['metrics/accuracy_top1', 'metrics/accuracy_top5', 'train/loss', 'val/loss'],
+  obb: ['metrics/mAP50-95(B)', 'train/angle_loss'],
+};
+
+function dataset(nTrain: number, task: Task = 'detect'): string {
   const dir = mkdtempSync(join(base, 'ds-'));
-  execFileSync(python, [join(APP_ROOT, 'e2e', 'make_tiny_dataset.py'), dir, String(nTrain), '8', '64'], { env });
+  execFileSync(python!, [join(APP_ROOT, 'e2e', 'make_tiny_dataset.py'), dir, String(nTrain), '8', '64', task], { env });
   return dir;
 }
 
-async function run(opts: { epochs: number; datasetDir: string; resumeFrom?: string; abortAfterEpoch?: number }) {
+async function run(opts: { epochs: number; datasetDir: string; resumeFrom?: string; abortAfterEpoch?: number; task?: Task }) {
+  const task = opts.task ?? 'detect';
   const workDir = mkdtempSync(join(base, 'work-'));
   const driver = createUltralyticsDriver({ env });
   const ac = new AbortController();
@@ -52,10 +57,10 @@ async function run(opts: { epochs: number; datasetDir: string; resumeFrom?: stri
   const started = process.hrtime.bigint();
   const promise = driver.train({
     jobId: 'real-e2e',
-    modelName: 'yolov8n.yaml',
+    modelName: MODELS[task],
     config: parseConfigObject(ultralyticsConfigSchema, { epochs: opts.epochs, imgsz: 64, batch: 2, device: 'cpu', workers: 0, amp: false, plots: false }),
-    task: 'detect',
-    dataset: preparedDataset('detect', { root: opts.datasetDir, dataYaml: join(opts.datasetDir, 'data.yaml') }),
+    task,
+    dataset: preparedDataset(task, task === 'classify' ? { root: opts.datasetDir } : { root: opts.datasetDir, dataYaml: join(opts.datasetDir, 'data.yaml') }),
     workDir,
     runDir: join(workDir, 'run'),
     ...(opts.resumeFrom ? { resumeFrom: opts.resumeFrom } : {}),
@@ -71,7 +76,24 @@ async function run(opts: { epochs: number; datasetDir: string; resumeFrom?: stri
   return { promise, epochs, checkpoints, workDir, lines, seconds };
 }
 
-suite(`real Ultralytics ${probe.version ?? ''} (${python})`, () => {
+suite(`real Ultralytics ${skipWhy ? `(skipped: ${skipWhy})` : `${TESTED_ULTRALYTICS.pinned} (${python})`}`, () => {
+  it.each(Object.keys(MODELS))('%s: 1 epoch from the .yaml, the task\'s raw metrics, best.pt from Ultralytics\' own record', async (t) => {
+    const task = t as Task;
+    const r = await run({ epochs: 1, datasetDir: dataset(8, task), task });
+    const result: TrainResult = await r.promise;
+    process.stdout.write(`real-ultralytics: ${task} 1 epoch imgsz 64 CPU: driver.train ${r.seconds().toFixed(1)} s\n`);
+    expect(r.epochs.map((e) => e.epoch)).toEqual([1]);
+    expect(Object.keys(r.epochs[0]!.rawMetrics)).toEqual(expect.arrayContaining(HEADS[task]));
+    expect(r.epochs[0]!.metrics).toHaveProperty('loss');
+    expect(result.bestEpoch).toBe(1);
+    expect(existsSync(result.bestCheckpoint)).toBe(true);
+    const header = readFileSync(join(result.saveDir, 'results.csv'), 'utf8').split('\n')[0]!.split(',');
+    for (const key of HEADS[task]) expect(header).toContain(key);
+    // The completion's numbers are results.csv's row of the best epoch.
+    const row = readFileSync(join(result.saveDir, 'results.csv'), 'utf8').trim().split('\n')[1]!.split(',');
+    for (const key of HEADS[task]) expect(result.rawFinalMetrics[key]).toBeCloseTo(Number(row[header.indexOf(key)]), 6);
+  });
+
   it('trains yolov8n.yaml for 2 epochs on CPU with no downloads', async () => {
     const r = await run({ epochs: 2, datasetDir: dataset(16) });
     const result: TrainResult = await r.promise;
@@ -91,11 +113,10 @@ suite(`real Ultralytics ${probe.version ?? ''} (${python})`, () => {
     expect(readFileSync(join(result.saveDir, 'results.csv'), 'utf8').split('\n')[0]).toBe(
       'epoch,time,train/box_loss,train/cls_loss,train/dfl_loss,metrics/precision(B),metrics/recall(B),metrics/mAP50(B),metrics/mAP50-95(B),val/box_loss,val/cls_loss,val/dfl_loss,lr/pg0,lr/pg1,lr/pg2',
     );
-    // Ultralytics 8.4 keeps its settings one folder down (YOLO_CONFIG_DIR/Ultralytics), 8.3 in YOLO_CONFIG_DIR.
-    const settingsFile = ['Ultralytics/settings.json', 'settings.json'].map((f) => join(r.workDir, 'yolo-config', f)).find((f) => existsSync(f))!;
-    const settings = JSON.parse(readFileSync(settingsFile, 'utf8'));
-    // 8.4 dropped the hub and neptune settings: absent or off.
-    for (const k of ['mlflow', 'wandb', 'comet', 'clearml', 'dvc', 'hub', 'neptune', 'raytune', 'tensorboard', 'sync']) expect(settings[k] ?? false).toBe(false);
+    const settings = JSON.parse(readFileSync(join(r.workDir, 'yolo-config', 'Ultralytics', 'settings.json'), 'utf8'));
+    // 8.4 has no hub/neptune settings any more; every integration it has is off.
+    for (const k of ['mlflow', 'wandb', 'comet', 'clearml', 'dvc', 'raytune', 'tensorboard', 'sync']) expect(settings[k]).toBe(false);
+    for (const k of ['hub', 'neptune']) expect(settings[k] ?? false).toBe(false);
     // No model or font was fetched: the yaml builds from scratch and the font came from the system.
     expect(existsSync(join(r.workDir, 'weights'))).toBe(false);
     expect(r.lines.join('')).not.toMatch(/Downloading https?:/);

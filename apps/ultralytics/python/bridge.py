@@ -13,11 +13,12 @@ last.pt (with optimizer state) stays resumable.
 
 import csv
 import glob
+import math
 import os
 import shutil
 from pathlib import Path
 
-from trainer_bridge import ModelUnavailableError, numbers, run, safe
+from trainer_bridge import ModelUnavailableError, log, numbers, run, safe
 
 INTEGRATIONS = ("sync", "hub", "clearml", "comet", "dvc", "mlflow", "neptune", "raytune", "tensorboard", "wandb")
 # Only these may change on resume; Ultralytics takes everything else from the checkpoint.
@@ -58,6 +59,7 @@ def install_font(ctx, config_dir):
         return
     for p in wanted:
         if not p.exists():
+            p.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, p)
 
 
@@ -123,33 +125,45 @@ def read_results(path):
         return [{k.strip(): v.strip() for k, v in row.items() if k} for row in csv.DictReader(f)]
 
 
-def fitness(metrics):
-    """Ultralytics' fitness: 0.1*mAP50 + 0.9*mAP50-95 per (B)/(M)/(P) head, summed; classify: mean of top1/top5."""
-    if "metrics/accuracy_top1" in metrics:
-        return (metrics.get("metrics/accuracy_top1", 0.0) + metrics.get("metrics/accuracy_top5", 0.0)) / 2
-    total = 0.0
-    for head in ("B", "M", "P"):
-        m50, m = metrics.get(f"metrics/mAP50({head})"), metrics.get(f"metrics/mAP50-95({head})")
-        if m50 is not None and m is not None:
-            total += 0.1 * m50 + 0.9 * m
-    return total
+def best_epoch_from(best_pt, rows, fallback):
+    """The epoch whose weights best.pt holds, as Ultralytics recorded it, and that epoch's results.csv row.
 
+    best.pt carries `train_metrics` (the validation metrics it was saved with, plus fitness) and, once final_eval
+    has stripped it, no epoch; so the epoch is the results.csv row with exactly those metrics (the later one when
+    several match: Ultralytics rewrites best.pt on a tie). Nothing here re-derives fitness, so a change in how
+    Ultralytics ranks epochs cannot drift from what the trainer reports."""
+    saved = {}
+    try:
+        from ultralytics.utils.patches import torch_load
 
-def best_epoch_from(rows, fallback):
-    """The epoch Ultralytics saved best.pt at: the highest fitness, the later one on ties (it rewrites on ==)."""
-    best, best_fit = None, None
+        ckpt = torch_load(str(best_pt), map_location="cpu") if best_pt and Path(best_pt).exists() else {}
+        saved = numbers((ckpt or {}).get("train_metrics") if isinstance(ckpt, dict) else {})
+    except Exception as e:  # noqa: BLE001 - an unreadable best.pt falls back, and the upload step reports it
+        log(f"cannot read train_metrics from {best_pt}: {type(e).__name__}: {e}")
+    saved.pop("fitness", None)
+    best = None
     for row in rows:
         values = numbers(row)
         epoch = values.get("epoch")
-        if epoch is None:
-            continue
-        fit = fitness(values)
-        if best_fit is None or fit >= best_fit:
-            best, best_fit = (int(epoch), values), fit
+        shared = [k for k in saved if k in values]
+        # results.csv holds %.6g text; the checkpoint holds the floats it was printed from.
+        if epoch is not None and shared and all(math.isclose(values[k], saved[k], rel_tol=2e-5, abs_tol=1e-9) for k in shared):
+            best = (int(epoch), values)
     if best is None:
         return fallback
     epoch, values = best
     return epoch, {k: v for k, v in values.items() if k not in ("epoch", "time") and not k.startswith("lr/")}
+
+
+def use_cpu_threads(_trainer):
+    """TRAINER_CPU_THREADS=N: torch's intra-op threads for CPU training. Ultralytics sets cpu_count - 1 (leaving a
+    core to dataloader workers), i.e. 1 on a 2-core machine; with workers=0 all cores can compute (1.4x faster here).
+    Runs after Ultralytics' select_device(), which would otherwise reset it."""
+    n = int(os.environ.get("TRAINER_CPU_THREADS") or 0)
+    if n > 0:
+        import torch
+
+        torch.set_num_threads(n)
 
 
 # --- hooks -------------------------------------------------------------------------------------------------------
@@ -200,8 +214,15 @@ class Hooks:
         self.ctx.epoch_end(epoch, metrics, lr=lr, epoch_time=epoch_time, epochs=int(trainer.epochs))
 
     def register(self, model):
-        for event in ("on_train_start", "on_train_epoch_start", "on_train_batch_end", "on_model_save", "on_fit_epoch_end"):
-            model.add_callback(event, safe(getattr(self, event), event))
+        for event, fn in (
+            ("on_pretrain_routine_end", use_cpu_threads),
+            ("on_train_start", self.on_train_start),
+            ("on_train_epoch_start", self.on_train_epoch_start),
+            ("on_train_batch_end", self.on_train_batch_end),
+            ("on_model_save", self.on_model_save),
+            ("on_fit_epoch_end", self.on_fit_epoch_end),
+        ):
+            model.add_callback(event, safe(fn, event))
         # Stop points: none of them is inside a checkpoint write.
         for event in ("on_pretrain_routine_end", "on_train_start", "on_train_epoch_start", "on_train_batch_end"):
             model.add_callback(event, self.ctx.raise_if_stopped)
@@ -249,7 +270,7 @@ def train(ctx):
     save_dir = Path(trainer.save_dir)
     last_sent = hooks.last_epoch_sent
     fallback = (last_sent, hooks.epoch_metrics.get(last_sent, {}))
-    best_epoch, final_metrics = best_epoch_from(read_results(save_dir / "results.csv"), fallback)
+    best_epoch, final_metrics = best_epoch_from(trainer.best, read_results(save_dir / "results.csv"), fallback)
     ctx.train_end(
         best_epoch,
         final_metrics,

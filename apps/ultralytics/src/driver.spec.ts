@@ -75,9 +75,9 @@ describe('ultralytics driver with the test double', () => {
     expect(readFileSync(join(result.saveDir, 'results.csv'), 'utf8').trim().split('\n')).toHaveLength(4);
 
     // Integrations off, config dir and font inside WORK_DIR, and no credentials handed to Python.
-    const settings = JSON.parse(readFileSync(join(run.workDir, 'yolo-config', 'settings.json'), 'utf8'));
+    const settings = JSON.parse(readFileSync(join(run.workDir, 'yolo-config', 'Ultralytics', 'settings.json'), 'utf8'));
     for (const k of ['mlflow', 'wandb', 'comet', 'clearml', 'dvc', 'hub', 'neptune', 'raytune', 'tensorboard', 'sync']) expect(settings[k]).toBe(false);
-    expect(existsSync(join(run.workDir, 'yolo-config', 'Arial.ttf'))).toBe(true);
+    expect(existsSync(join(run.workDir, 'yolo-config', 'Ultralytics', 'Arial.ttf'))).toBe(true);
     const args = readFileSync(join(result.saveDir, 'args.yaml'), 'utf8');
     expect(args).toMatch(/exist_ok: true/);
     expect(run.lines.join('')).not.toContain('sekrit');
@@ -197,8 +197,8 @@ describe('preflight', () => {
     const driver = createUltralyticsDriver();
     const { logger, lines } = captureLogger();
     await driver.preflight({ jobId: 'j', modelName: 'yolov8n', config, task: 'detect', workDir, logger, env: { PATH: process.env['PATH'], TRAINER_PYTHON: SYSTEM_PYTHON, PYTHONPATH: FAKE_ULTRALYTICS_PATH } });
-    expect(lines.join('')).toContain('"ultralytics":"8.3.186"');
-    expect(existsSync(join(workDir, 'yolo-config', 'settings.json'))).toBe(true);
+    expect(lines.join('')).toContain('"ultralytics":"8.4.190"');
+    expect(existsSync(join(workDir, 'yolo-config', 'Ultralytics', 'settings.json'))).toBe(true);
   });
 
   it('fails with MODEL_UNAVAILABLE and the install command when ultralytics is missing', async () => {

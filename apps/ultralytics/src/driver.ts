@@ -7,6 +7,8 @@ import { checkModelAvailable, resolveModel, resolveTaskFor } from './model.js';
 
 export const DRIVER_VERSION = '0.1.0';
 const APP_ROOT = appRootOf(import.meta.url);
+/** The range requirements.txt pins; others may work but were not tested. */
+export const TESTED_ULTRALYTICS = { range: '>=8.4.0,<8.5', pinned: '8.4.190' } as const;
 
 /** The interpreter the trainer runs (TRAINER_PYTHON, the managed venv for requirements.txt, python3). */
 export const pythonFor = (env: NodeJS.ProcessEnv, appRoot = APP_ROOT) => interpreterFor(env, join(appRoot, 'requirements.txt'));
@@ -17,7 +19,7 @@ export function createUltralyticsDriver(options: PythonBridgeDriverSettings = {}
     appRoot: options.appRoot ?? APP_ROOT,
     name: 'ultralytics',
     version: DRIVER_VERSION,
-    framework: { module: 'ultralytics', testedRange: '>=8.4.0,<8.5', pinned: '8.4.190' },
+    framework: { module: 'ultralytics', testedRange: TESTED_ULTRALYTICS.range, pinned: TESTED_ULTRALYTICS.pinned },
     configSchema: ultralyticsConfigSchema as never,
     tasks: ['detect', 'segment', 'pose', 'classify', 'obb'],
     resolveTask: (modelName, config) => resolveTaskFor(resolveModel(modelName), modelName, config.task as never),

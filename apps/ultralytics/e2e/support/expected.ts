@@ -44,23 +44,3 @@ export function canonicalOf(raw: Record<string, number>): Record<string, number>
   if (val !== undefined) out['val_loss'] = round6(val);
   return out;
 }
-
-/**
- * Ultralytics' fitness (what decides best.pt): 0.1·mAP50 + 0.9·mAP50-95 summed over the heads; classify: the mean
- * of top-1 and top-5. The best epoch is the last one reaching the maximum (best.pt is rewritten on a tie).
- */
-export function bestEpochOf(rows: Array<Record<string, number>>): number {
-  let best = 0;
-  let bestFit = -Infinity;
-  for (const row of rows) {
-    let fit = 0;
-    if ('metrics/accuracy_top1' in row) fit = (row['metrics/accuracy_top1']! + row['metrics/accuracy_top5']!) / 2;
-    for (const h of ['B', 'M', 'P']) {
-      const m50 = row[`metrics/mAP50(${h})`];
-      const m = row[`metrics/mAP50-95(${h})`];
-      if (m50 !== undefined && m !== undefined) fit += 0.1 * m50 + 0.9 * m;
-    }
-    if (fit >= bestFit) [best, bestFit] = [row['epoch']!, fit];
-  }
-  return best;
-}

@@ -39,15 +39,20 @@ export function makeFakeDataset(root: string, task: Task, nTrain = 8, nVal = 2):
   return { root, dataYaml };
 }
 
-/** Reads a checkpoint written by the double (a pickle) and returns its scalar fields. */
-export function readFakeCheckpoint(path: string): { epoch: number; hasOptimizer: boolean; bestFitness: number | null; trainArgs: Record<string, unknown> } {
+/**
+ * Reads a checkpoint's scalar fields with Ultralytics' own torch_load (the double's is plain pickle, and its
+ * checkpoints hold its own classes, so it needs the double on the path).
+ */
+export function readCheckpoint(python: string, path: string, opts: { fake?: boolean } = {}): { epoch: number; hasOptimizer: boolean; bestFitness: number | null; trainArgs: Record<string, unknown> } {
   const code = [
-    'import json, pickle, sys',
-    'c = pickle.load(open(sys.argv[1], "rb"))',
+    'import json, sys',
+    'from ultralytics.utils.patches import torch_load',
+    'c = torch_load(sys.argv[1], map_location="cpu")',
     'a = {k: v for k, v in c["train_args"].items() if isinstance(v, (str, int, float, bool, type(None)))}',
     'print(json.dumps({"epoch": c["epoch"], "hasOptimizer": c["optimizer"] is not None, "bestFitness": c["best_fitness"], "trainArgs": a}))',
   ].join('\n');
-  return JSON.parse(execFileSync(SYSTEM_PYTHON, ['-c', code, path], { encoding: 'utf8' }));
+  const env = { ...process.env, YOLO_OFFLINE: 'True', ...(opts.fake ? { PYTHONPATH: FAKE_ULTRALYTICS_PATH } : {}) };
+  return JSON.parse(execFileSync(python, ['-c', code, path], { encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'ignore'] }).trim().split('\n').pop()!);
 }
 
 /** A converter result pointing at a dataset made here (the report is irrelevant to the driver). */
@@ -62,3 +67,6 @@ export function preparedDataset(task: Task, ds: { root: string; dataYaml?: strin
     source: 'yolo',
   } as TrainContext['dataset'];
 }
+
+/** A checkpoint written by the double. */
+export const readFakeCheckpoint = (path: string) => readCheckpoint(SYSTEM_PYTHON, path, { fake: true });

@@ -5,7 +5,7 @@ import { join, relative } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { startS3Server, type S3TestServer } from '../testing/s3-server.js';
 import { listKeys, prepareDatasets, suiteS3Client, type SuiteDatasets } from './datasets.js';
-import { imitationMlflow, readMlflowRuns, type MlflowRunView } from './mlflow.js';
+import { realMlflow, readMlflowRuns, type MlflowRunView } from './mlflow.js';
 import { launch } from './processes.js';
 import { startPolicyReceiver, type AnswerPolicy, type PolicyReceiver, type ReceivedRequest } from './receiver.js';
 import type { ConformanceMlflow, ConformanceOptions, ConformanceProfile } from './types.js';
@@ -102,7 +102,7 @@ export class Harness {
     try {
       const s3 = await startS3Server({ buckets: ['datasets', OUTPUT_BUCKET], directory: join(root, 's3rver') });
       closers.push(() => s3.close());
-      const mlflow = await (opts.mlflow ?? imitationMlflow)();
+      const mlflow = await (opts.mlflow ?? realMlflow)();
       closers.push(() => mlflow.close());
       const rand = () => Math.random().toString(36).slice(2, 10);
       const callbackKey = Buffer.from(`conformance-signing-key-${rand()}`).toString('base64');

@@ -9,7 +9,7 @@
  */
 export { defineConformanceSuite, type SuiteOptions, type TestApi } from './jest.js';
 export { formatReport, runConformance, selectChecks } from './runner.js';
-export { imitationMlflow } from './mlflow.js';
+export { realMlflow } from './mlflow.js';
 export type {
   CheckResult,
   CheckStatus,

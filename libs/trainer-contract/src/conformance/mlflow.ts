@@ -2,13 +2,13 @@ import { startMlflowServer } from '../testing/mlflow-server.js';
 import type { ConformanceMlflow, MlflowFactory } from './types.js';
 
 /**
- * The in-process MLflow imitation (src/testing/mlflow-server.ts), requiring a bearer token so the suite also sees
- * that MLFLOW_TRACKING_TOKEN is honoured. Swap in a factory that starts a real `mlflow server` where one is
- * installed: the suite reads either through the same REST calls.
+ * A real `mlflow server` from the dev venv (src/testing/mlflow-server.ts). It runs without auth and ignores the
+ * bearer token, which the suite still passes as MLFLOW_TRACKING_TOKEN so that its secret checks see that the token
+ * reaches no log, callback or run.
  */
-export const imitationMlflow: MlflowFactory = async () => {
+export const realMlflow: MlflowFactory = async () => {
   const token = 'conformance-mlflow-token-' + Math.random().toString(36).slice(2, 10);
-  const server = await startMlflowServer({ auth: { token } });
+  const server = await startMlflowServer();
   return { uri: server.uri, token, close: () => server.close() };
 };
 

@@ -34,7 +34,7 @@ export interface ConformanceProfile {
   runTimeoutMs?: number;
 }
 
-/** An MLflow tracking server for the suite: the imitation, or a real `mlflow server` where one is installed. */
+/** An MLflow tracking server for the suite (a real `mlflow server` by default). */
 export interface ConformanceMlflow {
   uri: string;
   /** Sent by the suite when it reads the server, and given to the trainer as MLFLOW_TRACKING_TOKEN when set. */
@@ -44,7 +44,7 @@ export interface ConformanceMlflow {
 export type MlflowFactory = () => Promise<ConformanceMlflow>;
 
 export interface ConformanceOptions {
-  /** Which MLflow server to run (default: the in-process imitation). */
+  /** Which MLflow server to run (default: a real `mlflow server` from the dev venv). */
   mlflow?: MlflowFactory;
   /** Run only these checks (ids or id prefixes such as `bad-input.`); default all. */
   only?: readonly string[];

@@ -13,7 +13,7 @@ import {
   startS3Server,
   writeShapesDataset,
   type CallbackReceiver,
-  type MlflowTestServer,
+  type MlflowServer,
   type S3TestServer,
 } from '../testing/index.js';
 
@@ -31,7 +31,7 @@ async function walk(dir: string): Promise<string[]> {
 
 describe('runTrainerCli end to end (scripted driver, real S3, callbacks and MLflow servers)', () => {
   let s3: S3TestServer;
-  let mlflow: MlflowTestServer;
+  let mlflow: MlflowServer;
   let datasetDir: string;
   let root: string;
 
@@ -45,7 +45,7 @@ describe('runTrainerCli end to end (scripted driver, real S3, callbacks and MLfl
     for (const file of await walk(datasetDir)) {
       await client.send(new PutObjectCommand({ Bucket: 'datasets', Key: `shapes/${relative(datasetDir, file)}`, Body: await readFile(file) }));
     }
-  });
+  }, 180_000);
   afterAll(async () => {
     await s3?.close();
     await mlflow?.close();
@@ -90,7 +90,7 @@ describe('runTrainerCli end to end (scripted driver, real S3, callbacks and MLfl
       expect(progress[0]).toMatchObject({ job_id: 101, status: 'running', total_epochs: 3, progress_percent: 33.33, metrics: { mAP50: 0.1, extra_metrics: { 'metrics/mAP50(B)': 0.1 } } });
       const completions = rx.received.filter((r) => r.kind === 'completion');
       expect(completions).toHaveLength(1);
-      const run = Object.values(mlflow.state.runs).find((r) => r.info.run_name === 'job-101')!;
+      const run = (await mlflow.read.runsNamed('job-101'))[0]!;
       expect(completions[0]!.json).toEqual({
         job_id: 101,
         status: 'completed',
@@ -116,7 +116,7 @@ describe('runTrainerCli end to end (scripted driver, real S3, callbacks and MLfl
       expect(run.params['dataset_uri']).toBe('s3://datasets/shapes/');
       expect(run.params['dataset.images']).toBe('12');
       expect(Number(run.params['dataset.train_images']) + Number(run.params['dataset.val_images'])).toBe(12);
-      expect(run.metrics.filter((m) => m.key === 'mAP50').map((m) => m.step)).toEqual([1, 2, 3]);
+      expect(run.metrics['mAP50']!.map((m) => m.step)).toEqual([1, 2, 3]);
     } finally {
       await rx.close();
     }
@@ -143,7 +143,7 @@ describe('runTrainerCli end to end (scripted driver, real S3, callbacks and MLfl
       expect(err.trim()).toBe('trainer-scripted: RuntimeError: scripted failure at epoch 2');
       const completion = rx.received.find((r) => r.kind === 'completion')!.json as Record<string, unknown>;
       expect(completion).toMatchObject({ status: 'failed', error: { code: 'TRAINING_FAILED', message: 'RuntimeError: scripted failure at epoch 2' }, checkpoint_path: null });
-      const run = Object.values(mlflow.state.runs).find((r) => r.info.run_name === 'job-103')!;
+      const run = (await mlflow.read.runsNamed('job-103'))[0]!;
       expect(run.info.status).toBe('FAILED');
       expect(run.tags['error_code']).toBe('TRAINING_FAILED');
       expect(JSON.parse(termination)).toEqual({ code: 'TRAINING_FAILED', message: 'RuntimeError: scripted failure at epoch 2', exit_code: 1 });
@@ -169,7 +169,7 @@ describe('runTrainerCli end to end (scripted driver, real S3, callbacks and MLfl
       expect(interrupted).toHaveLength(1);
       const savedEpoch = (interrupted[0]!.json as { current_epoch: number }).current_epoch;
       expect(JSON.parse((await getObject('checkpoints/104/last.pt')).toString())).toMatchObject({ epoch: savedEpoch });
-      const run = Object.values(mlflow.state.runs).find((r) => r.info.run_name === 'job-104')!;
+      const run = (await mlflow.read.runsNamed('job-104'))[0]!;
       expect(run.info.status).toBe('KILLED');
 
       const second = await runJob({ jobId: '104', rx, driver, config: { epochs: 6 } });
@@ -178,8 +178,9 @@ describe('runTrainerCli end to end (scripted driver, real S3, callbacks and MLfl
       expect(driver.trainedFrom[1]).toMatch(/last\.pt$/);
       const epochs = rx.received.filter((r) => r.kind === 'progress' && (r.json as { status: string }).status === 'running').map((r) => (r.json as { current_epoch: number }).current_epoch);
       expect(epochs.slice(-(6 - savedEpoch))).toEqual(Array.from({ length: 6 - savedEpoch }, (_, i) => savedEpoch + 1 + i));
-      expect(Object.values(mlflow.state.runs).filter((r) => r.info.run_name === 'job-104')).toHaveLength(1);
-      expect(run.info.status).toBe('FINISHED');
+      const after = await mlflow.read.runsNamed('job-104');
+      expect(after).toHaveLength(1);
+      expect(after[0]!.info.status).toBe('FINISHED');
       const completion = rx.received.find((r) => r.kind === 'completion')!.json as { mlflow_run_id: string };
       expect(completion.mlflow_run_id).toBe(run.info.run_id);
     } finally {

@@ -1,22 +1,40 @@
-import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { createLogger } from '../log/index.js';
-import { startMlflowServer, type MlflowTestServer } from '../testing/mlflow-server.js';
+import { startMlflowFaultProxy, type MlflowFaultProxyOptions, type MlflowFaultProxy } from '../testing/mlflow-faults.js';
+import { startMlflowServer, type MlflowServer, type StoredRun } from '../testing/mlflow-server.js';
 import { createTracker, type Tracker } from './index.js';
 
-let srv: MlflowTestServer;
+// What the tracker sent is read back from a real MLflow server; the fault proxy in front of it records requests
+// and plays the failures a real server cannot produce on cue. Each test has an experiment of its own.
+let real: MlflowServer;
+let srv: MlflowFaultProxy;
 let dir: string;
+let experiment: string;
+let n = 0;
+beforeAll(async () => {
+  real = await startMlflowServer();
+}, 180_000);
+afterAll(async () => {
+  await real?.close();
+});
 beforeEach(async () => {
-  srv = await startMlflowServer();
+  srv = await startMlflowFaultProxy(real.uri);
   dir = await mkdtemp(join(tmpdir(), 'mlflow-tracker-'));
+  experiment = `tracker-${process.pid}-${++n}`;
 });
 afterEach(async () => {
   await srv.close();
   await rm(dir, { recursive: true, force: true });
 });
+
+async function reproxy(opts: MlflowFaultProxyOptions): Promise<void> {
+  await srv.close();
+  srv = await startMlflowFaultProxy(real.uri, opts);
+}
 
 interface LogLine {
   level: string;
@@ -39,17 +57,19 @@ function capture() {
 }
 
 function tracker(env: NodeJS.ProcessEnv, logger = capture().logger, extra: { timeoutMs?: number } = {}): Tracker {
-  return createTracker({ env, logger, defaultExperiment: 'ultralytics', timeoutMs: extra.timeoutMs ?? 400, retries: 1, retryDelayMs: 10, maxBackoffMs: 100 });
+  return createTracker({ env: { MLFLOW_EXPERIMENT_NAME: experiment, ...env }, logger, defaultExperiment: 'ultralytics', timeoutMs: extra.timeoutMs ?? 400, retries: 1, retryDelayMs: 10, maxBackoffMs: 100 });
 }
 
 const START = { jobId: '42', trainer: 'ultralytics', trainerVersion: '1.2.3', task: 'detect', modelName: 'yolov8n.pt' };
 
 const warnings = (lines: LogLine[]) => lines.filter((l) => l.level === 'warn');
-const onlyRun = () => {
-  const runs = Object.values(srv.state.runs);
+const onlyRun = async (name = experiment): Promise<StoredRun> => {
+  const runs = await real.read.runsNamed('job-42', name);
   expect(runs).toHaveLength(1);
   return runs[0]!;
 };
+/** A run's metric points as [key, step, value], in step order per key. */
+const points = (run: StoredRun) => Object.entries(run.metrics).flatMap(([key, list]) => list.map((m) => [key, m.step, m.value] as [string, number, number]));
 
 describe('createTracker without MLFLOW_TRACKING_URI', () => {
   it('is disabled and says so in exactly one info line', async () => {
@@ -70,17 +90,17 @@ describe('createTracker without MLFLOW_TRACKING_URI', () => {
 describe('Tracker against a healthy server', () => {
   it('records the whole job: run, tags, flattened params, metrics per epoch, artifacts, final status', async () => {
     const log = capture();
-    const env = { MLFLOW_TRACKING_URI: srv.uri, MLFLOW_EXPERIMENT_NAME: 'detect-exp', MLFLOW_TRACKING_TOKEN: 'sekrit-token-value', USER: 'alice' };
+    const env = { MLFLOW_TRACKING_URI: srv.uri, MLFLOW_EXPERIMENT_NAME: `${experiment}-detect`, MLFLOW_TRACKING_TOKEN: 'sekrit-token-value', USER: 'alice' };
     const t = tracker(env, log.logger);
     const runId = await t.start({ ...START, tags: { team: 'vision' } });
     expect(runId).toMatch(/^[0-9a-f]{32}$/);
     expect(t.runId).toBe(runId);
 
     t.logParams({ epochs: 3, optimizer: { name: 'SGD', lr: 0.01, nested: { momentum: 0.9 } }, classes: ['cat', 'dog'], callback_token: 'abc', note: 'uses sekrit-token-value' });
-    const before = srv.state.requests.length;
+    const before = srv.requests.length;
     for (let epoch = 1; epoch <= 3; epoch++) t.logMetrics(epoch, { loss: 1 / epoch, 'metrics/mAP50(B)': epoch / 10, nan_metric: NaN });
     // Queued, not sent inside the call.
-    expect(srv.state.requests.length).toBe(before);
+    expect(srv.requests.length).toBe(before);
     await writeFile(join(dir, 'results.csv'), 'epoch,loss\n1,1\n');
     await mkdir(join(dir, 'plots', 'pr'), { recursive: true });
     await writeFile(join(dir, 'plots', 'confusion_matrix.png'), Buffer.from([1, 2, 3]));
@@ -89,10 +109,9 @@ describe('Tracker against a healthy server', () => {
     t.logArtifact(join(dir, 'plots'), 'plots');
     await t.finish('FINISHED', { tags: { best_epoch: '3' } });
 
-    const run = onlyRun();
+    const run = await onlyRun(`${experiment}-detect`);
     expect(run.info).toMatchObject({ run_id: runId, run_name: 'job-42', user_id: 'alice', status: 'FINISHED' });
-    expect(run.info.end_time).toBeGreaterThan(0);
-    expect(srv.state.experiments[run.info.experiment_id]!.name).toBe('detect-exp');
+    expect(Number(run.info.end_time)).toBeGreaterThan(0);
     expect(run.tags).toMatchObject({
       'mlflow.runName': 'job-42',
       'mlflow.source.name': 'ultralytics',
@@ -116,17 +135,17 @@ describe('Tracker against a healthy server', () => {
       callback_token: '***',
       note: 'uses ***',
     });
-    const points = run.metrics.map((m) => [m.key, m.step, m.value]);
-    expect(points).toHaveLength(9);
-    expect(points).toContainEqual(['metrics/mAP50_B_', 2, 0.2]);
-    expect(points).toContainEqual(['loss', 3, 1 / 3]);
-    expect(run.metrics.filter((m) => m.key === 'nan_metric').every((m) => Number.isNaN(m.value))).toBe(true);
-    const root = `1/${runId}/artifacts`;
-    expect(Object.keys(srv.state.artifacts).sort()).toEqual([`${root}/plots/confusion_matrix.png`, `${root}/plots/pr/curve.png`, `${root}/results.csv`]);
-    expect(srv.state.artifacts[`${root}/plots/pr/curve.png`]).toEqual(Buffer.from([4, 5]));
+    const all = points(run);
+    expect(all).toHaveLength(9);
+    expect(all).toContainEqual(['metrics/mAP50_B_', 2, 0.2]);
+    expect(all).toContainEqual(['loss', 3, 1 / 3]);
+    expect(run.metrics['nan_metric']!.map((m) => m.step)).toEqual([1, 2, 3]);
+    expect(run.metrics['nan_metric']!.every((m) => Number.isNaN(m.value))).toBe(true);
+    expect(await real.read.artifacts(runId!)).toEqual({ 'plots/confusion_matrix.png': 3, 'plots/pr/curve.png': 2, 'results.csv': 15 });
+    expect(await real.read.download(runId!, 'plots/pr/curve.png')).toEqual(Buffer.from([4, 5]));
     // Status last, after all data.
-    expect(srv.state.requests.at(-1)!.path).toMatch(/runs\/update$/);
-    expect(srv.state.requests.every((r) => r.headers.authorization === 'Bearer sekrit-token-value')).toBe(true);
+    expect(srv.requests.at(-1)!.path).toMatch(/runs\/update$/);
+    expect(srv.requests.every((r) => r.headers.authorization === 'Bearer sekrit-token-value')).toBe(true);
     expect(log.raw()).not.toContain('sekrit-token-value');
     expect(warnings(log.lines)).toEqual([]);
   });
@@ -139,9 +158,16 @@ describe('Tracker against a healthy server', () => {
     t.logMetrics(1, many);
     t.logMetrics(2, many);
     await t.finish('FINISHED');
-    const run = onlyRun();
-    expect(run.metrics).toHaveLength(3000);
-    expect(Object.keys(run.params)).toHaveLength(151);
+    // 1500 keys: the latest point of each from runs/get, the full history of a few (one call per key).
+    const [found] = await real.read.runsNamed('job-42', experiment);
+    const latest = (await real.read.call('GET', 'runs/get', { run_id: found!.info.run_id })).json.run.data;
+    expect(latest.metrics).toHaveLength(1500);
+    expect(new Set(latest.metrics.map((m: { step: number }) => m.step))).toEqual(new Set([2]));
+    for (const key of ['m0', 'm777', 'm1499']) {
+      const h = await real.read.call('GET', 'metrics/get-history', { run_id: found!.info.run_id, metric_key: key, max_results: 10 });
+      expect(h.json.metrics.map((m: { step: number }) => m.step).sort()).toEqual([1, 2]);
+    }
+    expect(latest.params).toHaveLength(151);
     for (const r of srv.requestsTo('runs/log-batch')) {
       const b = r.json as { metrics?: unknown[]; params?: unknown[]; tags?: unknown[] };
       expect(r.status).toBe(200);
@@ -151,16 +177,16 @@ describe('Tracker against a healthy server', () => {
   });
 
   it('uses basic auth from the username/password variables and never logs the password', async () => {
-    await srv.close();
-    srv = await startMlflowServer({ auth: { username: 'bob', password: 'hunter2-long-password' } });
+    await reproxy({ auth: { username: 'bob', password: 'hunter2-long-password' } });
     const log = capture();
     const t = tracker({ MLFLOW_TRACKING_URI: srv.uri, MLFLOW_TRACKING_USERNAME: 'bob', MLFLOW_TRACKING_PASSWORD: 'hunter2-long-password' }, log.logger);
     expect(await t.start(START)).not.toBeNull();
     t.logParams({ db: 'postgres://bob:hunter2-long-password@db/x' });
     await t.finish('FINISHED');
-    expect(onlyRun().params['db']).not.toContain('hunter2');
-    expect(srv.state.requests.some((r) => r.status === 401)).toBe(false);
-    expect(onlyRun().info.user_id).toBe('bob');
+    const run = await onlyRun();
+    expect(run.params['db']).not.toContain('hunter2');
+    expect(srv.requests.some((r) => r.status === 401)).toBe(false);
+    expect(run.info.user_id).toBe('bob');
     expect(log.raw()).not.toContain('hunter2');
   });
 });
@@ -176,10 +202,10 @@ describe('Tracker when MLflow misbehaves', () => {
     await new Promise((r) => setTimeout(r, 300));
     await srv.setDown(false);
     await t.finish('FINISHED', { deadlineMs: 5000 });
-    const run = onlyRun();
+    const run = await onlyRun();
     expect(t.runId).toBe(run.info.run_id);
     expect(run.info.status).toBe('FINISHED');
-    expect(run.metrics.map((m) => m.step)).toEqual([1, 2, 3, 4, 5]);
+    expect(run.metrics['loss']!.map((m) => m.step)).toEqual([1, 2, 3, 4, 5]);
     expect(run.params['epochs']).toBe('5');
     expect(warnings(log.lines).map((l) => l.mlflow)).toEqual(['start:NETWORK_ERROR']);
   });
@@ -204,11 +230,11 @@ describe('Tracker when MLflow misbehaves', () => {
     srv.failNext(4, 'hang');
     for (let epoch = 1; epoch <= 4; epoch++) t.logMetrics(epoch, { loss: epoch });
     await t.finish('FINISHED', { deadlineMs: 8000 });
-    const run = onlyRun();
+    const run = await onlyRun();
     expect(run.info.status).toBe('FINISHED');
-    expect([...new Set(run.metrics.map((m) => m.step))]).toEqual([1, 2, 3, 4]);
+    expect([...new Set(run.metrics['loss']!.map((m) => m.step))]).toEqual([1, 2, 3, 4]);
     expect(warnings(log.lines).map((l) => l.mlflow)).toEqual(['params:TIMEOUT']);
-    expect(srv.state.requests.filter((r) => r.injected === 'hang')).toHaveLength(4);
+    expect(srv.requests.filter((r) => r.injected === 'hang')).toHaveLength(4);
   });
 
   it('fails N calls, recovers, and logs everything with one warning per kind', async () => {
@@ -223,28 +249,28 @@ describe('Tracker when MLflow misbehaves', () => {
       await new Promise((r) => setTimeout(r, 20));
     }
     await t.finish('FINISHED', { deadlineMs: 8000 });
-    const run = onlyRun();
+    const run = await onlyRun();
     expect(run.info.status).toBe('FINISHED');
-    const steps = run.metrics.filter((m) => m.key === 'loss').map((m) => m.step);
+    const steps = run.metrics['loss']!.map((m) => m.step);
     expect([...new Set(steps)].sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     const kinds = warnings(log.lines).map((l) => l.mlflow);
     expect(new Set(kinds).size).toBe(kinds.length);
     expect(kinds.length).toBeLessThanOrEqual(2);
-    expect(srv.state.requests.filter((r) => r.injected)).toHaveLength(8);
+    expect(srv.requests.filter((r) => r.injected)).toHaveLength(8);
   });
 
   it('turns tracking off with a clear warning when the experiment is deleted', async () => {
     const log = capture();
-    srv.state.experiments['1'] = { ...srv.state.experiments['0']!, experiment_id: '1', name: 'ultralytics', lifecycle_stage: 'deleted' };
+    const id = (await real.read.call('POST', 'experiments/create', { name: experiment })).json.experiment_id as string;
+    await real.read.call('POST', 'experiments/delete', { experiment_id: id });
     const t = tracker({ MLFLOW_TRACKING_URI: srv.uri }, log.logger);
     expect(await t.start(START)).toBeNull();
     t.logMetrics(1, { loss: 1 });
     await t.finish('FINISHED', { deadlineMs: 2000 });
-    expect(srv.state.runs).toEqual({});
     expect(srv.requestsTo('runs/create')).toHaveLength(0);
     const warned = warnings(log.lines);
     expect(warned).toHaveLength(1);
-    expect(warned[0]!.msg).toContain("MLflow experiment 'ultralytics' (id 1) is deleted");
+    expect(warned[0]!.msg).toContain(`MLflow experiment '${experiment}' (id ${id}) is deleted`);
   });
 
   it('stops quietly when the run is deleted during training', async () => {
@@ -252,13 +278,13 @@ describe('Tracker when MLflow misbehaves', () => {
     const t = tracker({ MLFLOW_TRACKING_URI: srv.uri }, log.logger);
     const runId = (await t.start(START))!;
     await new Promise((r) => setTimeout(r, 100));
-    srv.state.runs[runId]!.info.lifecycle_stage = 'deleted';
-    const before = srv.state.requests.length;
+    await real.read.call('POST', 'runs/delete', { run_id: runId });
+    const before = srv.requests.length;
     for (let epoch = 1; epoch <= 3; epoch++) t.logMetrics(epoch, Object.fromEntries(Array.from({ length: 700 }, (_, i) => [`m${i}`, i])));
     await t.finish('FINISHED', { deadlineMs: 3000 });
-    expect(srv.state.runs[runId]!.metrics).toHaveLength(0);
+    expect(points(await real.read.run(runId))).toHaveLength(0);
     // One rejected batch, then nothing more is sent.
-    expect(srv.state.requests.slice(before).map((r) => r.path.split('/').pop())).toEqual(['log-batch']);
+    expect(srv.requests.slice(before).map((r) => r.path.split('/').pop())).toEqual(['log-batch']);
     expect(warnings(log.lines).map((l) => l.mlflow)).toEqual(['metrics:INVALID_PARAMETER_VALUE']);
   });
 });
@@ -271,7 +297,7 @@ describe('Tracker resume', () => {
     first.logMetrics(1, { loss: 1 });
     first.logMetrics(2, { loss: 0.5 });
     await first.finish('KILLED');
-    expect(srv.state.runs[runId!]!.info.status).toBe('KILLED');
+    expect((await real.read.run(runId!)).info.status).toBe('KILLED');
 
     const log = capture();
     const second = tracker({ MLFLOW_TRACKING_URI: srv.uri }, log.logger);
@@ -281,12 +307,12 @@ describe('Tracker resume', () => {
     second.logMetrics(4, { loss: 0.125 });
     await second.finish('FINISHED');
 
-    const run = onlyRun();
+    const run = await onlyRun();
     expect(run.info.status).toBe('FINISHED');
-    expect(run.metrics.map((m) => m.step)).toEqual([1, 2, 3, 4]);
+    expect(run.metrics['loss']!.map((m) => m.step)).toEqual([1, 2, 3, 4]);
     expect(run.params).toMatchObject({ epochs: '4', lr: '0.01' });
     expect(run.tags['trainer_version']).toBe('1.2.4');
-    expect(srv.state.requests.some((r) => r.status === 400)).toBe(false);
+    expect(srv.requests.some((r) => r.status === 400)).toBe(false);
     const conflict = warnings(log.lines).find((l) => l.mlflow === 'param-conflict');
     expect(conflict?.msg).toContain("lr (logged '0.01', now '0.02')");
   });
@@ -298,7 +324,7 @@ describe('Tracker resume', () => {
     expect(runId).not.toBeNull();
     expect(runId).not.toBe('f'.repeat(32));
     await t.finish('FINISHED');
-    expect(onlyRun().info.status).toBe('FINISHED');
+    expect((await onlyRun()).info.status).toBe('FINISHED');
     expect(warnings(log.lines).map((l) => l.mlflow)).toEqual(['resume-missing']);
   });
 });

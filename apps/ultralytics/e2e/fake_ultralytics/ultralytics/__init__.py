@@ -1,7 +1,7 @@
-"""TEST DOUBLE of the Ultralytics package (``ultralytics`` 8.3.186), for tests only.
+"""TEST DOUBLE of the Ultralytics package (``ultralytics`` 8.4.190), for tests only.
 
 It is not Ultralytics and trains nothing. It imitates, from the outside, what a trainer sees of the real library
-(see shared/notes/ultralytics-8.3.md): ``YOLO(model).train(**kwargs)``, the callback order and trainer attributes,
+(recorded in e2e/golden/ from 8.4.190): ``YOLO(model).train(**kwargs)``, the callback order and trainer attributes,
 the metric keys per task, the duplicate final ``on_fit_epoch_end``, the files a run writes (args.yaml, results.csv,
 weights/last.pt and best.pt, stripped by final_eval), resume from last.pt, ``settings.update`` and exceptions
 raised by callbacks propagating out of ``train()``. Checkpoints are pickles, so it runs without torch or numpy.
@@ -12,11 +12,11 @@ Knobs (environment variables):
   FAKE_ULTRALYTICS_CRASH_AT_EPOCH raise RuntimeError halfway through this 1-based epoch
   FAKE_ULTRALYTICS_OOM            raise a CUDA-style OutOfMemoryError in the first batch
   FAKE_ULTRALYTICS_BEST_EPOCH     metrics rise until this 1-based epoch and fall afterwards
-  FAKE_ULTRALYTICS_CKPT_BYTES     padding written into each checkpoint (default 65536)
+  FAKE_ULTRALYTICS_CKPT_BYTES     padding written into each checkpoint's EMA stand-in (default 65536)
   FAKE_ULTRALYTICS_NO_DOWNLOADS   when set, release-asset names like yolov8n.pt are "not downloadable"
 """
 
-__version__ = "8.3.186"
+__version__ = "8.4.190"
 
 import os
 

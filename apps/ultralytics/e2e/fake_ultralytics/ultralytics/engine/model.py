@@ -1,4 +1,4 @@
-"""TEST DOUBLE of ultralytics.YOLO: model-name handling, callbacks, train() and resume like Ultralytics 8.3.186."""
+"""TEST DOUBLE of ultralytics.YOLO: model-name handling, callbacks, train() and resume like Ultralytics 8.4.190."""
 
 import os
 import pickle

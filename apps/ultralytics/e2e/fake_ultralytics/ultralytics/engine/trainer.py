@@ -1,5 +1,6 @@
-"""TEST DOUBLE of ultralytics.engine.trainer.BaseTrainer: same callbacks, order, attributes, files and failure modes
-as Ultralytics 8.3.186 (shared/notes/ultralytics-8.3.md), with made-up numbers instead of training."""
+"""TEST DOUBLE of ultralytics.engine.trainer.BaseTrainer: same callbacks, order, attributes, files, checkpoint layout
+and failure modes as Ultralytics 8.4.190 (checked against e2e/golden/, recorded from it), with made-up numbers
+instead of training."""
 
 import math
 import os
@@ -41,8 +42,8 @@ FRACTION_KEYS = {
 IMG_EXT = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".dng", ".mpo", ".heic"}
 LOSS_NAMES = {
     "detect": ["box_loss", "cls_loss", "dfl_loss"],
-    "obb": ["box_loss", "cls_loss", "dfl_loss"],
-    "segment": ["box_loss", "seg_loss", "cls_loss", "dfl_loss"],
+    "obb": ["box_loss", "cls_loss", "dfl_loss", "angle_loss"],
+    "segment": ["box_loss", "seg_loss", "cls_loss", "dfl_loss", "sem_loss"],
     "pose": ["box_loss", "pose_loss", "kobj_loss", "cls_loss", "dfl_loss"],
     "classify": ["loss"],
 }
@@ -161,7 +162,7 @@ class EarlyStopping:
     def __call__(self, epoch, fitness):
         if fitness is None:
             return False
-        if fitness >= self.best_fitness:
+        if fitness > self.best_fitness or self.best_fitness == 0:
             self.best_epoch = epoch
             self.best_fitness = fitness
         delta = epoch - self.best_epoch
@@ -348,16 +349,14 @@ class BaseTrainer:
     def resume_training(self, ckpt):
         if ckpt is None or not self.resume:
             return
-        best_fitness = 0.0
         start_epoch = ckpt.get("epoch", -1) + 1
-        if ckpt.get("optimizer", None) is not None:
-            best_fitness = ckpt["best_fitness"]
-        assert start_epoch > 0, (
+        assert 0 < start_epoch < self.epochs, (
             f"{self.args.model} training to {self.epochs} epochs is finished, nothing to resume.\n"
             f"Start a new training without resuming, i.e. 'yolo train model={self.args.model}'"
         )
         LOGGER.info(f"Resuming training {self.args.model} from epoch {start_epoch + 1} to {self.epochs} total epochs")
-        self.best_fitness = best_fitness
+        self.best_fitness = ckpt.get("best_fitness")
+        self.stopper.__dict__.update(ckpt.get("stopper") or {})
         self.start_epoch = start_epoch
 
     # -- training ------------------------------------------------------------------------------------------------
@@ -382,14 +381,15 @@ class BaseTrainer:
         self.amp = bool(self.args.amp)
         self.freeze_layer_names = [".dfl"]
         self.stride = 32
+        self.stopper, self.stop = EarlyStopping(patience=self.args.patience), False
         ckpt = None
         if self.resume:
             with open(self.args.resume, "rb") as f:
                 ckpt = pickle.load(f)
         self.resume_training(ckpt)
         self.validator = Validator(self)
-        self.metrics = dict(zip(metric_keys(self.args.task) + self.label_loss_items(prefix="val"), [0] * 99))
-        self.stopper, self.stop = EarlyStopping(patience=self.args.patience), False
+        # 8.4 learns the loss names on the first batch and only then adds the val/* keys.
+        self.metrics = dict.fromkeys(metric_keys(self.args.task), 0)
         self.run_callbacks("on_pretrain_routine_end")
 
     def _lr(self, epoch, i, nb):
@@ -432,12 +432,13 @@ class BaseTrainer:
                 q = quality(epoch + 1)
                 items = FakeTensor(round(2.0 * (1 - q) + 0.2 + 0.05 * j + 0.01 * (i % 3), 5) for j in range(len(self.loss_names)))
                 self.loss_items = items
+                if i == 0:
+                    self.metrics.update(dict.fromkeys(self.label_loss_items(prefix="val"), 0.0))
                 self.tloss = items if self.tloss is None else FakeTensor((t * i + x) / (i + 1) for t, x in zip(self.tloss, items))
                 for g, lr in zip(self.optimizer.param_groups, self._lr(epoch, i, nb)):
                     g["lr"] = lr
                 line = "%11s%11s" % (f"{epoch + 1}/{self.epochs}", "0G") + "".join("%11.4g" % x for x in self.tloss)
                 print(f"\r{line} {int(100 * (i + 1) / nb):3d}% {i + 1}/{nb}", end="\x1b[K", flush=True)
-                self.run_callbacks("on_batch_end")
                 self.run_callbacks("on_train_batch_end")
             print(flush=True)
             self.lr = {f"lr/pg{ir}": x["lr"] for ir, x in enumerate(self.optimizer.param_groups)}
@@ -468,7 +469,7 @@ class BaseTrainer:
     def validate(self):
         metrics = self.validator(self)
         fitness = metrics.pop("fitness")
-        if not self.best_fitness or self.best_fitness < fitness:
+        if self.best_fitness is None or self.best_fitness < fitness:
             self.best_fitness = fitness
         return metrics, fitness
 
@@ -491,18 +492,21 @@ class BaseTrainer:
         ckpt = {
             "epoch": self.epoch,
             "best_fitness": self.best_fitness,
+            "stopper": {"best_fitness": self.stopper.best_fitness, "best_epoch": self.stopper.best_epoch},
             "model": None,
-            "ema": {"fake_weights": True, "names": self.data.get("names")},
+            "ema": FakeModule(self.data.get("names")),
             "updates": self.epoch + 1,
+            "modelopt": None,
             "optimizer": {"state": {}, "param_groups": self.optimizer.param_groups},
+            "scaler": {"scale": 65536.0},
             "train_args": dict(vars(self.args)),
             "train_metrics": {**self.metrics, **{"fitness": self.fitness}},
             "train_results": self.read_results_csv(),
             "date": datetime.now().isoformat(),
             "version": __version__,
+            "git": {"root": None, "branch": None, "commit": None, "message": None, "origin": None},
             "license": "AGPL-3.0 (https://ultralytics.com/license)",
             "docs": "https://docs.ultralytics.com",
-            "fake_padding": b"\0" * int(os.environ.get("FAKE_ULTRALYTICS_CKPT_BYTES", "65536")),
         }
         serialized = pickle.dumps(ckpt)
         self.last.write_bytes(serialized)  # not atomic, like the real trainer
@@ -510,35 +514,43 @@ class BaseTrainer:
             self.best.write_bytes(serialized)
         if (self.save_period > 0) and (self.epoch % self.save_period == 0):
             (self.wdir / f"epoch{self.epoch}.pt").write_bytes(serialized)
+        return True
 
     def final_eval(self):
-        ckpt = {}
-        for f in self.last, self.best:
-            if f.exists():
-                if f is self.last:
-                    ckpt = strip_optimizer(f)
-                elif f is self.best:
-                    k = "train_results"
-                    strip_optimizer(f, updates={k: ckpt[k]} if k in ckpt else None)
-                    LOGGER.info(f"\nValidating {f}...")
-                    with open(f, "rb") as fh:
-                        pickle.load(fh)  # a truncated best.pt fails here, as torch.load would
-                    best_epoch = self.stopper.best_epoch or self.epoch + 1
-                    self.metrics = self.validator(model=f, epoch=best_epoch)
-                    self.metrics.pop("fitness", None)
-                    self.run_callbacks("on_fit_epoch_end")
+        model = self.best if self.best.exists() else None
+        ckpt = strip_optimizer(self.last) if self.last.exists() else {}
+        if model:
+            strip_optimizer(self.best, updates={"train_results": ckpt.get("train_results")})
+            LOGGER.info(f"\nValidating {model}...")
+            with open(model, "rb") as fh:
+                pickle.load(fh)  # a truncated best.pt fails here, as torch.load would
+            self.metrics = self.validator(model=model, epoch=self.stopper.best_epoch or self.epoch + 1)
+            self.metrics.pop("fitness", None)
+            self.epoch += 1  # 8.4 logs best.pt's metrics at step epochs+1
+            self.run_callbacks("on_fit_epoch_end")
+            self.epoch -= 1
+
+
+class FakeModule:
+    """Stands in for the EMA nn.Module (the real one pickles as an object); padded to a realistic file size."""
+
+    def __init__(self, names):
+        self.names = names
+        self.padding = b"\0" * int(os.environ.get("FAKE_ULTRALYTICS_CKPT_BYTES", "65536"))
+
+    def half(self):
+        self.padding = self.padding[: len(self.padding) // 2]
+        return self
 
 
 def strip_optimizer(f, updates=None):
     with open(f, "rb") as fh:
         x = pickle.load(fh)
     if x.get("ema"):
-        x["model"] = x["ema"]
-    for k in "optimizer", "best_fitness", "ema", "updates":
+        x["model"] = x["ema"].half()
+    for k in "optimizer", "best_fitness", "stopper", "ema", "updates", "scaler":
         x[k] = None
     x["epoch"] = -1
-    x["fake_padding"] = b""
-    if updates:
-        x.update(updates)
-    Path(f).write_bytes(pickle.dumps(x))
-    return x
+    combined = {**x, **(updates or {})}
+    Path(f).write_bytes(pickle.dumps(combined))
+    return combined

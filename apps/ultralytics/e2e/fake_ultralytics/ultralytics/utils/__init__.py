@@ -10,7 +10,8 @@ __all__ = ("SETTINGS", "USER_CONFIG_DIR", "LOGGER", "ASSETS", "ONLINE")
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 ONLINE = os.environ.get("YOLO_OFFLINE", "").lower() != "true"
-USER_CONFIG_DIR = Path(os.environ.get("YOLO_CONFIG_DIR") or Path.home() / ".config" / "Ultralytics")
+# 8.4: settings and fonts live in YOLO_CONFIG_DIR/Ultralytics (8.3 used YOLO_CONFIG_DIR itself).
+USER_CONFIG_DIR = (Path(os.environ["YOLO_CONFIG_DIR"]) if os.environ.get("YOLO_CONFIG_DIR") else Path.home() / ".config") / "Ultralytics"
 
 LOGGER = logging.getLogger("ultralytics")
 if not LOGGER.handlers:
