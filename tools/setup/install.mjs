@@ -102,7 +102,8 @@ function run(cmd, args, { env, say, progress, started, beat }) {
       }
     });
     pipeLines(child.stderr, keep);
-    const beat = setInterval(() => {
+    // Named apart from the `beat` option: shadowing it made every quiet 15 s a TypeError that killed setup.
+    const ticker = setInterval(() => {
       if (Date.now() - last >= 15_000) {
         say(beat?.() ?? 'still working…', started);
         last = Date.now();
@@ -110,20 +111,23 @@ function run(cmd, args, { env, say, progress, started, beat }) {
     }, 1000);
     child.on('error', (e) => keep(String(e)));
     child.on('close', (code) => {
-      clearInterval(beat);
+      clearInterval(ticker);
       resolve({ code, tail });
     });
   });
 }
+
+// Past the pinned total, pip is collecting what a wheel pulls in on its own (torch's CUDA libraries).
+const collectingLine = (what, n, total) => `collecting ${what} (${n <= total ? `${n}/${total}` : `${n}, beyond the ${total} pinned`})`;
 
 /** pip's lines worth showing: what it collects (n of the pinned total), the big downloads, the install itself. */
 function pipProgress(total) {
   let collected = 0;
   return (line) => {
     let m;
-    if ((m = /^Collecting (\S+)/.exec(line))) return `collecting ${m[1]} (${++collected}/${total})`;
+    if ((m = /^Collecting (\S+)/.exec(line))) return collectingLine(m[1], ++collected, total);
     // A wheel from the local mirror is "Processing /path/name-version-….whl" instead.
-    if ((m = /^Processing \S*\/([^/-]+)-([^-]+)-\S+\.whl/.exec(line))) return `collecting ${m[1]}==${m[2]} (${++collected}/${total})`;
+    if ((m = /^Processing \S*\/([^/-]+)-([^-]+)-\S+\.whl/.exec(line))) return collectingLine(`${m[1]}==${m[2]}`, ++collected, total);
     if ((m = /^\s*Downloading (\S+) \(([\d.]+) (MB|GB)\)/.exec(line)) && (m[3] === 'GB' || Number(m[2]) >= 20)) return `downloading ${m[1]} (${m[2]} ${m[3]})`;
     if ((m = /^Installing collected packages: (.*)$/.exec(line))) return `installing ${m[1].split(',').length} packages`;
     if (/^Successfully installed/.test(line)) return 'installed';
