@@ -56,8 +56,9 @@ function capture() {
   return { logger: createLogger({ stream, pretty: false, level: 'debug' }), lines, raw: () => raw };
 }
 
+// A real server on a loaded CI machine can take seconds per call; only the hang test wants a short timeout.
 function tracker(env: NodeJS.ProcessEnv, logger = capture().logger, extra: { timeoutMs?: number } = {}): Tracker {
-  return createTracker({ env: { MLFLOW_EXPERIMENT_NAME: experiment, ...env }, logger, defaultExperiment: 'ultralytics', timeoutMs: extra.timeoutMs ?? 400, retries: 1, retryDelayMs: 10, maxBackoffMs: 100 });
+  return createTracker({ env: { MLFLOW_EXPERIMENT_NAME: experiment, ...env }, logger, defaultExperiment: 'ultralytics', timeoutMs: extra.timeoutMs ?? 5000, retries: 1, retryDelayMs: 10, maxBackoffMs: 100 });
 }
 
 const START = { jobId: '42', trainer: 'ultralytics', trainerVersion: '1.2.3', task: 'detect', modelName: 'yolov8n.pt' };
