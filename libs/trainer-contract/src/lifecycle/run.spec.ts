@@ -146,7 +146,7 @@ describe('runTrainerCli end to end (scripted driver, real S3, callbacks and MLfl
       const run = (await mlflow.read.runsNamed('job-103'))[0]!;
       expect(run.info.status).toBe('FAILED');
       expect(run.tags['error_code']).toBe('TRAINING_FAILED');
-      expect(JSON.parse(termination)).toEqual({ code: 'TRAINING_FAILED', message: 'RuntimeError: scripted failure at epoch 2', exit_code: 1 });
+      expect(JSON.parse(termination)).toEqual({ code: 'TRAINING_FAILED', message: 'RuntimeError: scripted failure at epoch 2', exit_code: 1, retriable: true });
       // The last complete checkpoint is kept even for a failed run.
       expect(JSON.parse((await getObject('checkpoints/103/last.pt')).toString())).toMatchObject({ epoch: 1 });
     } finally {

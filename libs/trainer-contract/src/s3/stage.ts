@@ -8,7 +8,8 @@ import { DEFAULT_ARCHIVE_LIMITS, extractArchive, type ArchiveLimits } from './ar
 import { downloadObjects, type PlannedObject } from './download.js';
 import { createS3Client } from './env.js';
 import { quoteName, unsafePathReason } from './keys.js';
-import { listObjects, mapS3Error } from './list.js';
+import { mapS3Error } from './errors.js';
+import { listObjects } from './list.js';
 import { Manifest } from './manifest.js';
 import { createHttpReader, createSdkReader, s3Uri, type ObjectReader, type ReaderEngine } from './object-reader.js';
 import { Progress } from './progress.js';
