@@ -24,6 +24,8 @@ import { writeTerminationLog } from './termination.js';
 // The S3 error mapping alone, not the S3 index: the AWS SDK loads lazily (see resolveServices).
 import { mapS3Error } from '../s3/errors.js';
 import { CheckpointUploader } from './uploads.js';
+import { EventRecord } from './event-record.js';
+import { PhaseProgress, phaseIntervalMs } from './phase-progress.js';
 
 export interface RunIo {
   env?: NodeJS.ProcessEnv;
@@ -124,6 +126,8 @@ class Job<C extends CommonConfig> {
   private lastCheckpoint?: { path: string; epoch: number };
   /** The epoch of a last.pt uploaded outside the background uploader (on failure or interrupt). */
   private uploadedDirectly?: number;
+  private readonly record: EventRecord;
+  private phases?: PhaseProgress;
 
   constructor(
     private readonly driver: TrainerDriver<C>,
@@ -133,7 +137,9 @@ class Job<C extends CommonConfig> {
     private readonly services: LifecycleServices,
     private readonly io: RunIo,
     private readonly announce: (err: TrainerError) => void,
-  ) {}
+  ) {
+    this.record = new EventRecord(logger);
+  }
 
   async run(): Promise<number> {
     const { args, env, logger } = this;
@@ -151,6 +157,7 @@ class Job<C extends CommonConfig> {
         token: env['CALLBACK_TOKEN'] || undefined,
         secret: env['CALLBACK_SECRET'] || undefined,
         logger,
+        onSend: (event) => this.record.add(event),
         ...callbackTuning(env),
       });
       return await this.execute(signal);
@@ -160,6 +167,8 @@ class Job<C extends CommonConfig> {
       this.announce(failure);
       return await this.handleFailure(failure, budgetMs);
     } finally {
+      // The record holds the final event even when the backend never got it (exit 2, or a failure it missed).
+      await this.record.flush(budgetMs + 30_000);
       signals?.dispose();
     }
   }
@@ -182,8 +191,25 @@ class Job<C extends CommonConfig> {
     await driver.preflight({ jobId: args.jobId, modelName, config, task, workDir, logger, env });
     throwIfAborted(signal);
 
-    const staged = await services.stageDataset(args.datasetUri, { workDir: join(workDir, 'download'), env, logger, signal });
+    // --validate-only reports nothing to the backend: it is a dry run.
+    const phases = (this.phases = args.validateOnly
+      ? undefined
+      : new PhaseProgress(
+          (p) => this.callbacks.progress(p),
+          () => ({ job_id: jobIdForPayload(args.jobId), current_epoch: this.lastEpoch, total_epochs: this.totalEpochs }),
+          phaseIntervalMs(env),
+        ));
+    const staged = await services.stageDataset(args.datasetUri, {
+      workDir: join(workDir, 'download'),
+      env,
+      logger,
+      signal,
+      ...(phases
+        ? { onProgress: (p) => phases.update('staging', { done: p.files, total: p.totalFiles, unit: 'objects', bytesDone: p.bytes, bytesTotal: p.totalBytes }) }
+        : {}),
+    });
     throwIfAborted(signal);
+    phases?.update('converting', { done: 0, total: 1, unit: 'datasets' });
     const dataset = await services.prepareDataset({
       inputDir: staged.dir,
       outputDir: join(workDir, 'dataset'),
@@ -195,6 +221,7 @@ class Job<C extends CommonConfig> {
     });
     const summary = services.summarizeReport(dataset.report);
     logger.info({ report: summary }, 'dataset ready');
+    phases?.update('converting', { done: 1, total: 1, unit: 'datasets' });
 
     if (args.validateOnly) {
       this.printPlan(modelName, task, config, dataset, summary);
@@ -204,6 +231,7 @@ class Job<C extends CommonConfig> {
 
     const store = (this.store = services.createOutputStore({ jobId: args.jobId, env, logger, localDir: args.outputDir }));
     this.uploader = new CheckpointUploader(store, join(workDir, 'upload-staging'), logger);
+    await this.record.open(store);
     const resumeFrom = await this.findResumeCheckpoint(store, workDir);
     const state = await readRunState(store);
 
@@ -263,6 +291,7 @@ class Job<C extends CommonConfig> {
         metrics: { ...finiteOrNull(event.metrics), extra_metrics: finiteOrNull(event.rawMetrics) },
         epoch_time: event.epochTime,
         timestamp: new Date().toISOString(),
+        phase: 'training',
       });
     }
   }
@@ -272,21 +301,33 @@ class Job<C extends CommonConfig> {
     const store = this.store!;
     const uploader = this.uploader!;
     const tracker = this.tracker!;
+    const classesPath = join(workDir, 'classes.json');
+    const reportPath = join(workDir, 'dataset-report.json');
+    const hasLast = Boolean(result.lastCheckpoint && existsSync(result.lastCheckpoint));
+    const extraFiles = [classesPath, reportPath, ...result.artifacts.filter((f) => existsSync(f))].filter((f) => /\.(csv|yaml|json)$/.test(f));
+    const uploads = { done: 0, total: 1 + (hasLast ? 1 : 0) + extraFiles.length, unit: 'files' };
+    const uploaded = () => this.phases?.update('uploading', { ...uploads, done: ++uploads.done });
+    this.phases?.update('uploading', uploads);
     await uploader.drain();
     let best: { uri: string };
     try {
       best = await store.upload(result.bestCheckpoint, 'best.pt');
+      uploaded();
     } catch (err) {
       throw new CheckpointUploadError(`best.pt upload to ${store.uriFor('best.pt')} failed: ${(err as Error).message}`, { cause: err });
     }
-    if (result.lastCheckpoint && existsSync(result.lastCheckpoint)) await this.uploadQuietly(result.lastCheckpoint, 'last.pt');
-    const classesPath = join(workDir, 'classes.json');
+    if (hasLast) {
+      await this.uploadQuietly(result.lastCheckpoint!, 'last.pt');
+      uploaded();
+    }
     await writeFile(classesPath, JSON.stringify(dataset.classes, null, 2));
-    const reportPath = join(workDir, 'dataset-report.json');
     await writeFile(reportPath, JSON.stringify(dataset.report, null, 2));
     for (const file of [classesPath, reportPath, ...result.artifacts]) {
       if (!existsSync(file)) continue;
-      if (/\.(csv|yaml|json)$/.test(file)) await this.uploadQuietly(file, basename(file));
+      if (/\.(csv|yaml|json)$/.test(file)) {
+        await this.uploadQuietly(file, basename(file));
+        uploaded();
+      }
       tracker.logArtifact(file);
     }
     if (config.mlflow_log_model) tracker.logArtifact(result.bestCheckpoint, 'weights');
@@ -390,9 +431,23 @@ class Job<C extends CommonConfig> {
           )
           .catch((sendErr: Error) => logger.error(`failure could not be reported to the backend: ${sendErr.message}`))
       : Promise.resolve();
-    await Promise.all([this.tracker?.finish('FAILED', { tags: { error_code: err.code }, deadlineMs: budgetMs }), completion]);
+    await Promise.all([this.tracker?.finish('FAILED', { tags: { error_code: err.code }, deadlineMs: budgetMs }), completion, untilAborted(this.openRecordLate(err), deadline)]);
     logger.debug({ ms: Date.now() - started, budgetMs }, 'failure reported');
     throw err;
+  }
+
+  /**
+   * A job that failed before its outputs were set up (S3 down while staging, say) still records its failure next to
+   * the checkpoints; a user's mistake writes nothing outside WORK_DIR.
+   */
+  private async openRecordLate(err: TrainerError): Promise<void> {
+    if (this.record.opened || err.isUserError || this.args.validateOnly) return;
+    try {
+      this.store ??= this.services.createOutputStore({ jobId: this.args.jobId, env: this.env, logger: this.logger, localDir: this.args.outputDir });
+      await this.record.open(this.store);
+    } catch (openErr) {
+      this.logger.warn(`event record: ${(openErr as Error).message}`);
+    }
   }
 
   /** Uploads the newest complete last.pt unless the store already holds that epoch's. */
@@ -431,6 +486,12 @@ class Job<C extends CommonConfig> {
 }
 
 const DEFAULT_FAILURE_BUDGET_MS = 30_000;
+
+/** Waits for `work`, or until `signal` fires (the work then goes on unawaited; what it finds later is lost). */
+function untilAborted(work: Promise<void>, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return Promise.race([work, new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }))]);
+}
 
 /**
  * `CALLBACK_FAILURE_BUDGET_S` (default 30): the most time reporting a failure may take in all (the completion

@@ -57,7 +57,7 @@ export function createS3Client(env: NodeJS.ProcessEnv = process.env): S3Client {
     ...(s3env.credentials ? { credentials: s3env.credentials } : {}),
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
-    maxAttempts: 5,
+    maxAttempts: s3MaxAttempts(env),
     retryMode: 'standard',
     // Without these a server that accepts and then never answers (or stops mid-body) parks the job forever.
     requestHandler: { requestTimeout: timeoutMs, connectionTimeout: Math.min(timeoutMs, 10_000) },
@@ -74,4 +74,13 @@ export function s3RequestTimeoutMs(env: NodeJS.ProcessEnv = process.env): number
   const n = Number(raw);
   if (!Number.isFinite(n) || n <= 0) throw new ConfigError(`S3_REQUEST_TIMEOUT_S: expected seconds > 0, got "${raw}"`);
   return Math.round(n * 1000);
+}
+
+/** `S3_MAX_ATTEMPTS`: tries of one S3 request inside the SDK, the first included (default 5). */
+function s3MaxAttempts(env: NodeJS.ProcessEnv): number {
+  const raw = env.S3_MAX_ATTEMPTS;
+  if (raw === undefined || raw === '') return 5;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 20) throw new ConfigError(`S3_MAX_ATTEMPTS: expected a whole number from 1 to 20, got "${raw}"`);
+  return n;
 }

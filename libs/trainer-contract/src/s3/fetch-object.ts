@@ -6,7 +6,8 @@ import type { Readable } from 'node:stream';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { ConfigError, ModelSourceUnavailableError, ModelUnavailableError } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
-import { createS3Client } from './env.js';
+import { createS3Client, s3RequestTimeoutMs } from './env.js';
+import { failWhenIdle, withDeadline } from './idle.js';
 import { unsafePathReason } from './keys.js';
 import { mapS3Error } from './errors.js';
 import { withRetry } from './retry.js';
@@ -28,8 +29,9 @@ export async function fetchObject(uri: string, opts: { destDir: string; env?: No
   try {
     await withRetry(
       async () => {
-        const res = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: opts.signal });
-        await pipeline(res.Body as Readable, createWriteStream(tmp));
+        const timeoutMs = s3RequestTimeoutMs(opts.env ?? process.env);
+        const res = await withDeadline(timeoutMs, uri, (abortSignal) => client.send(new GetObjectCommand({ Bucket: bucket, Key: key }), { abortSignal }), opts.signal);
+        await pipeline(failWhenIdle(res.Body as Readable, timeoutMs, uri), createWriteStream(tmp));
       },
       { signal: opts.signal },
     );

@@ -1,6 +1,7 @@
 import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import type { ObjectRef } from './object-reader.js';
 import { mapS3Error } from './errors.js';
+import { withDeadline } from './idle.js';
 import { withRetry } from './retry.js';
 
 /**
@@ -11,7 +12,7 @@ export async function listObjects(
   client: S3Client,
   bucket: string,
   prefix: string,
-  opts: { signal?: AbortSignal; onPage?: (count: number) => void } = {},
+  opts: { signal?: AbortSignal; onPage?: (count: number) => void; timeoutMs?: number } = {},
 ): Promise<ObjectRef[]> {
   const uri = `s3://${bucket}/${prefix}`;
   const out: ObjectRef[] = [];
@@ -19,7 +20,13 @@ export async function listObjects(
   let token: string | undefined;
   do {
     const page = await withRetry(
-      () => client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }), { abortSignal: opts.signal }),
+      () =>
+        withDeadline(
+          opts.timeoutMs ?? 60_000,
+          uri,
+          (abortSignal) => client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }), { abortSignal }),
+          opts.signal,
+        ),
       { signal: opts.signal, attempts: 5 },
     ).catch((err: unknown) => {
       throw mapS3Error(err, uri);
