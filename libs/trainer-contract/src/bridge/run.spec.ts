@@ -125,6 +125,19 @@ emit(event="train_end", best_epoch=1, final_metrics={"a": 0.5}, save_dir="/r")
     expect(err.message).toBe('cannot load model /m/w.pt: UnpicklingError: bad');
   });
 
+  it('maps a network failure before train_start (the model download) to MODEL_SOURCE_UNAVAILABLE, retriable', async () => {
+    const early = script('hubdown.py', `emit(event="error", type="ConnectionError", message="HTTPSConnectionPool(host='github.com'): Max retries exceeded", traceback="")\nsys.exit(1)`);
+    const err = await failureOf((await run(early)).promise);
+    expect(err.code).toBe('MODEL_SOURCE_UNAVAILABLE');
+    expect(err.exitCode).toBe(1);
+    expect(err.retriable).toBe(true);
+    expect(err.message).toBe("the model could not be fetched (ConnectionError): HTTPSConnectionPool(host='github.com'): Max retries exceeded");
+    const explicit = script('explicit.py', `emit(event="train_start", epochs=1, start_epoch=0, save_dir="/r")\nemit(event="error", type="ModelSourceUnavailableError", message="hub down", traceback="")\nsys.exit(1)`);
+    expect((await failureOf((await run(explicit)).promise)).code).toBe('MODEL_SOURCE_UNAVAILABLE');
+    const late = script('late.py', `emit(event="train_start", epochs=1, start_epoch=0, save_dir="/r")\nemit(event="error", type="ConnectionError", message="reset", traceback="")\nsys.exit(1)`);
+    expect((await failureOf((await run(late)).promise)).code).toBe('TRAINING_FAILED');
+  });
+
   // The kernel's OOM killer cannot be made to strike on cue here, so a file of the cgroup's `oom_kill N` form stands
   // in for memory.events; the child bumps the count just before it dies, as the kernel would.
   it('maps a SIGKILL to OUT_OF_MEMORY when the cgroup oom_kill count went up meanwhile', async () => {

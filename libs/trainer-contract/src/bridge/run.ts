@@ -2,6 +2,7 @@ import { execa } from 'execa';
 import type { Logger } from '../log/index.js';
 import {
   InterruptedError,
+  ModelSourceUnavailableError,
   ModelUnavailableError,
   OutOfMemoryError,
   StalledError,
@@ -15,6 +16,30 @@ import { oomKillCount } from './oom.js';
 /** The exit code a bridge uses after a clean SIGTERM stop (128 + 15, what a shell reports too). */
 export const BRIDGE_INTERRUPTED_EXIT = 143;
 const TAIL_LINES = 40;
+/**
+ * Python's network failures (builtins, urllib, http.client, requests, urllib3, huggingface_hub). Before
+ * train_start they come from fetching the model (a hub, a weights URL): MODEL_SOURCE_UNAVAILABLE, retriable.
+ */
+const NETWORK_ERROR_TYPES = new Set([
+  'ConnectionError',
+  'ConnectionRefusedError',
+  'ConnectionResetError',
+  'ConnectionAbortedError',
+  'BrokenPipeError',
+  'TimeoutError',
+  'timeout',
+  'URLError',
+  'HTTPError',
+  'RemoteDisconnected',
+  'IncompleteRead',
+  'ReadTimeout',
+  'ConnectTimeout',
+  'ChunkedEncodingError',
+  'MaxRetryError',
+  'ProtocolError',
+  'NewConnectionError',
+  'LocalEntryNotFoundError',
+]);
 const OOM_TEXT = /out of memory|OutOfMemoryError|\bMemoryError\b|Cannot allocate memory|std::bad_alloc/i;
 
 export interface RunPythonBridgeOptions {
@@ -54,6 +79,7 @@ export async function runPythonBridge(opts: RunPythonBridgeOptions): Promise<Pyt
   const tail = new Tail(TAIL_LINES);
   let trainEnd: TrainEndBridgeEvent | undefined;
   let errorEvent: ErrorBridgeEvent | undefined;
+  let trainStarted = false;
   let events = 0;
   let stalled: string | undefined;
   const oomBefore = oomKillCount(opts.env);
@@ -110,6 +136,7 @@ export async function runPythonBridge(opts: RunPythonBridgeOptions): Promise<Pyt
     const event = parsed.event;
     if (event.event === 'train_end') trainEnd = event;
     if (event.event === 'error') errorEvent = event;
+    if (event.event === 'train_start') trainStarted = true;
     try {
       opts.onEvent(event);
     } catch (e) {
@@ -152,6 +179,7 @@ export async function runPythonBridge(opts: RunPythonBridgeOptions): Promise<Pyt
     exitCode,
     killedBy,
     errorEvent,
+    trainStarted,
     tail: tail.all,
     spawnError: exitCode === undefined && !killedBy ? result.message : undefined,
     oomKills: oomBefore !== undefined && oomAfter !== undefined ? { before: oomBefore, after: oomAfter } : undefined,
@@ -163,6 +191,7 @@ interface Outcome {
   exitCode?: number;
   killedBy?: string;
   errorEvent?: ErrorBridgeEvent;
+  trainStarted?: boolean;
   tail: string[];
   spawnError?: string;
   /** The cgroup's OOM-kill count before the child started and after it died, when readable. */
@@ -185,6 +214,9 @@ function outcomeError(o: Outcome): TrainerError {
     }
     // A bridge that can tell a bad model file from a failed run says so with this type name.
     if (type === 'ModelUnavailableError') return new ModelUnavailableError(firstLine(text));
+    if (type === 'ModelSourceUnavailableError' || (!o.trainStarted && NETWORK_ERROR_TYPES.has(type))) {
+      return new ModelSourceUnavailableError(`the model could not be fetched (${type}): ${firstLine(text)}`, { detail });
+    }
     return new TrainingFailedError(firstLine(text), { detail });
   }
   if (o.killedBy === 'SIGKILL' || o.exitCode === 137) {
