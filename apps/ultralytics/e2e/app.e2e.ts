@@ -141,7 +141,8 @@ function approx<T>(value: T): T {
   if (value && typeof value === 'object' && !(value as { asymmetricMatch?: unknown }).asymmetricMatch) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, approx(v)])) as T;
   return value;
 }
-const progressOf = (rx: CallbackReceiver, status = 'running') => rx.received.filter((r) => r.kind === 'progress' && json(r)['status'] === status);
+// Epoch progress only; the phases around training (staging, converting, uploading) carry another `phase`.
+const progressOf = (rx: CallbackReceiver, status = 'running') => rx.received.filter((r) => r.kind === 'progress' && json(r)['status'] === status && (json(r)['phase'] ?? 'training') === 'training');
 const completionsOf = (rx: CallbackReceiver) => rx.received.filter((r) => r.kind === 'completion');
 const runNamed = (jobId: string) => mlflow.read.runsNamed(`job-${jobId}`);
 /** A metric's history on the server as [step, value] pairs. */

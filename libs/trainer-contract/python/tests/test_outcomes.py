@@ -21,6 +21,7 @@ def error_of(b):
         ('raise MemoryError("host RAM")', "MemoryError", "host RAM"),
         ('raise ModelUnavailableError("cannot load model /m/w.pt: not a checkpoint")', "ModelUnavailableError", "cannot load model /m/w.pt: not a checkpoint"),
         ('class CorruptWeights(ModelUnavailableError): pass\n    raise CorruptWeights("bad header")', "ModelUnavailableError", "bad header"),
+        ('raise ModelSourceUnavailableError("hub unreachable after 3 tries")', "ModelSourceUnavailableError", "hub unreachable after 3 tries"),
         ("raise SystemExit(4)", "SystemExit", "4"),
     ],
 )

@@ -23,7 +23,7 @@ Standard library only; Python 3.11.
 """
 
 from .checkpoints import publish
-from .errors import EXIT_FAILED, EXIT_INTERRUPTED, BridgeInterrupted, ModelUnavailableError
+from .errors import EXIT_FAILED, EXIT_INTERRUPTED, BridgeInterrupted, ModelSourceUnavailableError, ModelUnavailableError
 from .events import log
 from .hooks import safe
 from .numbers import numbers, to_float
@@ -34,6 +34,7 @@ __all__ = [
     "EXIT_INTERRUPTED",
     "BridgeInterrupted",
     "Context",
+    "ModelSourceUnavailableError",
     "ModelUnavailableError",
     "log",
     "numbers",

@@ -15,13 +15,20 @@ class BridgeInterrupted(Exception):
 class ModelUnavailableError(Exception):
     """The model cannot be built or loaded (corrupt weights, not this framework's checkpoint). The TypeScript side
     maps this type name to MODEL_UNAVAILABLE (exit 3, not retried); a network failure while downloading should stay
-    an ordinary exception (a retryable failure)."""
+    an ordinary exception (a retryable failure), or a ModelSourceUnavailableError."""
+
+
+class ModelSourceUnavailableError(Exception):
+    """The model's source (a hub, a weights URL) could not be reached after the framework's own retries. The
+    TypeScript side maps it to MODEL_SOURCE_UNAVAILABLE (exit 1, retriable): a later retry of the Job may succeed."""
 
 
 def error_type(exc):
     """The `type` of the error event: the names the TypeScript side maps, else the exception's own class name."""
     if isinstance(exc, ModelUnavailableError):
         return "ModelUnavailableError"
+    if isinstance(exc, ModelSourceUnavailableError):
+        return "ModelSourceUnavailableError"
     if isinstance(exc, MemoryError):
         return "MemoryError"
     name = type(exc).__name__

@@ -180,6 +180,7 @@ export function createPythonBridgeDriver<C extends CommonConfig>(o: PythonBridge
         logger: ctx.logger,
         onEvent,
         ...(o.killGraceMs !== undefined ? { killGraceMs: o.killGraceMs } : {}),
+        stallTimeoutMs: ctx.config.stall_timeout_s * 1000,
       });
       const result = assembleResult(trainEnd, checkpoints, (raw) => o.canonicalMetrics(ctx.task, raw));
       return o.collectResult ? o.collectResult(result, trainEnd, ctx) : result;

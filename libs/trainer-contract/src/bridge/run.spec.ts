@@ -28,18 +28,19 @@ function script(name: string, body: string): string {
   return path;
 }
 
-async function run(path: string, opts: { signal?: AbortSignal; killGraceMs?: number; onEvent?: (e: BridgeEvent) => void } = {}) {
+async function run(path: string, opts: { signal?: AbortSignal; killGraceMs?: number; stallTimeoutMs?: number; env?: NodeJS.ProcessEnv; onEvent?: (e: BridgeEvent) => void } = {}) {
   const { logger, lines } = capture();
   const events: BridgeEvent[] = [];
   const promise = runPythonBridge({
     python: PYTHON,
     script: path,
     args: ['--flag', 'x'],
-    env: { PATH: process.env.PATH },
+    env: { PATH: process.env.PATH, ...opts.env },
     cwd: dir,
     signal: opts.signal ?? new AbortController().signal,
     logger,
     killGraceMs: opts.killGraceMs,
+    stallTimeoutMs: opts.stallTimeoutMs,
     onEvent: (e) => {
       events.push(e);
       opts.onEvent?.(e);
@@ -124,11 +125,69 @@ emit(event="train_end", best_epoch=1, final_metrics={"a": 0.5}, save_dir="/r")
     expect(err.message).toBe('cannot load model /m/w.pt: UnpicklingError: bad');
   });
 
-  it('maps a SIGKILL it did not send to OutOfMemoryError', async () => {
-    const path = script('killed.py', `os.kill(os.getpid(), signal.SIGKILL)`);
-    const err = await failureOf((await run(path)).promise);
+  it('maps a network failure before train_start (the model download) to MODEL_SOURCE_UNAVAILABLE, retriable', async () => {
+    const early = script('hubdown.py', `emit(event="error", type="ConnectionError", message="HTTPSConnectionPool(host='github.com'): Max retries exceeded", traceback="")\nsys.exit(1)`);
+    const err = await failureOf((await run(early)).promise);
+    expect(err.code).toBe('MODEL_SOURCE_UNAVAILABLE');
+    expect(err.exitCode).toBe(1);
+    expect(err.retriable).toBe(true);
+    expect(err.message).toBe("the model could not be fetched (ConnectionError): HTTPSConnectionPool(host='github.com'): Max retries exceeded");
+    const explicit = script('explicit.py', `emit(event="train_start", epochs=1, start_epoch=0, save_dir="/r")\nemit(event="error", type="ModelSourceUnavailableError", message="hub down", traceback="")\nsys.exit(1)`);
+    expect((await failureOf((await run(explicit)).promise)).code).toBe('MODEL_SOURCE_UNAVAILABLE');
+    const late = script('late.py', `emit(event="train_start", epochs=1, start_epoch=0, save_dir="/r")\nemit(event="error", type="ConnectionError", message="reset", traceback="")\nsys.exit(1)`);
+    expect((await failureOf((await run(late)).promise)).code).toBe('TRAINING_FAILED');
+  });
+
+  // The kernel's OOM killer cannot be made to strike on cue here, so a file of the cgroup's `oom_kill N` form stands
+  // in for memory.events; the child bumps the count just before it dies, as the kernel would.
+  it('maps a SIGKILL to OUT_OF_MEMORY when the cgroup oom_kill count went up meanwhile', async () => {
+    const events = join(dir, 'memory.events.oom');
+    writeFileSync(events, 'low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n');
+    const path = script('oomkilled.py', `open(${JSON.stringify(events)}, "w").write("oom 2\\noom_kill 2\\n")\nos.kill(os.getpid(), signal.SIGKILL)`);
+    const err = await failureOf((await run(path, { env: { TRAINER_OOM_EVENTS_FILE: events } })).promise);
     expect(err).toBeInstanceOf(OutOfMemoryError);
-    expect(err.message).toMatch(/SIGKILL/);
+    expect(err.message).toBe("out of memory: the kernel's OOM killer killed the framework (cgroup oom_kill 1 → 2)");
+    expect(err.exitCode).toBe(1);
+    expect(err.retriable).toBe(true);
+  });
+
+  it('maps a SIGKILL that the OOM killer did not send to TRAINING_FAILED', async () => {
+    const events = join(dir, 'memory.events.quiet');
+    writeFileSync(events, 'oom 0\noom_kill 0\n');
+    const path = script('killed.py', `os.kill(os.getpid(), signal.SIGKILL)`);
+    const err = await failureOf((await run(path, { env: { TRAINER_OOM_EVENTS_FILE: events } })).promise);
+    expect(err).toBeInstanceOf(TrainingFailedError);
+    expect(err.message).toBe('the framework was killed by SIGKILL (not by the OOM killer: the cgroup oom_kill count did not change)');
+    const unreadable = await failureOf((await run(path, { env: { TRAINER_OOM_EVENTS_FILE: join(dir, 'absent') } })).promise);
+    expect(unreadable.code).toBe('TRAINING_FAILED');
+    expect(unreadable.message).toMatch(/cannot be told apart/);
+  });
+
+  it('stops a child that sends nothing for stallTimeoutMs (SIGSTOPped) and fails STALLED', async () => {
+    const pidFile = join(dir, 'frozen.pid');
+    const path = script(
+      'frozen.py',
+      `open(${JSON.stringify(pidFile)}, "w").write(str(os.getpid()))\nemit(event="train_start", epochs=5, start_epoch=0, save_dir="/r")\nos.kill(os.getpid(), signal.SIGSTOP)\ntime.sleep(60)`,
+    );
+    const started = Date.now();
+    const err = await failureOf((await run(path, { stallTimeoutMs: 800, killGraceMs: 500 })).promise);
+    expect(err.code).toBe('STALLED');
+    expect(err.exitCode).toBe(1);
+    expect(err.retriable).toBe(true);
+    expect(err.message).toMatch(/no heartbeat or epoch from the framework for 0.8 s/);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(800);
+    const { readFileSync } = await import('node:fs');
+    expect(() => process.kill(Number(readFileSync(pidFile, 'utf8')), 0)).toThrow();
+  });
+
+  it('keeps a child alive while its heartbeats arrive within stallTimeoutMs', async () => {
+    const path = script(
+      'beating.py',
+      `emit(event="train_start", epochs=1, start_epoch=0, save_dir="/r")\nfor i in range(8):\n    time.sleep(0.2)\n    emit(event="heartbeat", step=i)\nemit(event="train_end", best_epoch=1, final_metrics={}, save_dir="/r")`,
+    );
+    const { promise, events } = await run(path, { stallTimeoutMs: 1000 });
+    await promise;
+    expect(events.filter((e) => e.event === 'heartbeat')).toHaveLength(8);
   });
 
   it('maps a silent non-zero exit to TrainingFailedError naming the code and the last stderr line', async () => {

@@ -2,17 +2,44 @@ import { execa } from 'execa';
 import type { Logger } from '../log/index.js';
 import {
   InterruptedError,
+  ModelSourceUnavailableError,
   ModelUnavailableError,
   OutOfMemoryError,
+  StalledError,
   TrainingFailedError,
   type TrainerError,
 } from '../errors/index.js';
 import { parseBridgeLine, type BridgeEvent, type ErrorBridgeEvent, type TrainEndBridgeEvent } from './events.js';
 import { cleanLine, LineSplitter, Tail } from './lines.js';
+import { oomKillCount } from './oom.js';
 
 /** The exit code a bridge uses after a clean SIGTERM stop (128 + 15, what a shell reports too). */
 export const BRIDGE_INTERRUPTED_EXIT = 143;
 const TAIL_LINES = 40;
+/**
+ * Python's network failures (builtins, urllib, http.client, requests, urllib3, huggingface_hub). Before
+ * train_start they come from fetching the model (a hub, a weights URL): MODEL_SOURCE_UNAVAILABLE, retriable.
+ */
+const NETWORK_ERROR_TYPES = new Set([
+  'ConnectionError',
+  'ConnectionRefusedError',
+  'ConnectionResetError',
+  'ConnectionAbortedError',
+  'BrokenPipeError',
+  'TimeoutError',
+  'timeout',
+  'URLError',
+  'HTTPError',
+  'RemoteDisconnected',
+  'IncompleteRead',
+  'ReadTimeout',
+  'ConnectTimeout',
+  'ChunkedEncodingError',
+  'MaxRetryError',
+  'ProtocolError',
+  'NewConnectionError',
+  'LocalEntryNotFoundError',
+]);
 const OOM_TEXT = /out of memory|OutOfMemoryError|\bMemoryError\b|Cannot allocate memory|std::bad_alloc/i;
 
 export interface RunPythonBridgeOptions {
@@ -28,6 +55,12 @@ export interface RunPythonBridgeOptions {
   onEvent(event: BridgeEvent): void;
   /** Default 30 s: a checkpoint write of a large model can take that long. */
   killGraceMs?: number;
+  /**
+   * The stall watchdog (config `stall_timeout_s`): when no event at all (heartbeat, epoch, checkpoint) arrives for
+   * this long, the child is stopped (SIGTERM and SIGCONT, SIGKILL after `killGraceMs`) and the run fails STALLED.
+   * Unset or 0: no watchdog.
+   */
+  stallTimeoutMs?: number;
 }
 
 export interface PythonBridgeResult {
@@ -46,7 +79,10 @@ export async function runPythonBridge(opts: RunPythonBridgeOptions): Promise<Pyt
   const tail = new Tail(TAIL_LINES);
   let trainEnd: TrainEndBridgeEvent | undefined;
   let errorEvent: ErrorBridgeEvent | undefined;
+  let trainStarted = false;
   let events = 0;
+  let stalled: string | undefined;
+  const oomBefore = oomKillCount(opts.env);
 
   const child = execa(opts.python, ['-u', opts.script, ...opts.args], {
     cwd: opts.cwd,
@@ -68,8 +104,29 @@ export async function runPythonBridge(opts: RunPythonBridgeOptions): Promise<Pyt
     });
   const out = forward('stdout');
   const err = forward('stderr');
+  let stallTimer: NodeJS.Timeout | undefined;
+  const armWatchdog = () => {
+    if (!opts.stallTimeoutMs || stalled) return;
+    clearTimeout(stallTimer);
+    stallTimer = setTimeout(onStall, opts.stallTimeoutMs);
+  };
+  const onStall = () => {
+    const seconds = Math.round(opts.stallTimeoutMs! / 100) / 10;
+    stalled = `no heartbeat or epoch from the framework for ${seconds} s (stall_timeout_s); stopped it`;
+    logger.error({ stallTimeoutS: seconds }, `the framework stalled: ${stalled}`);
+    child.kill('SIGTERM');
+    // A stopped process (SIGSTOP, a debugger) only acts on SIGTERM once continued; SIGKILL follows regardless.
+    if (child.pid) {
+      try {
+        process.kill(child.pid, 'SIGCONT');
+      } catch {
+        // Already gone.
+      }
+    }
+  };
   const fd3 = new LineSplitter((line) => {
     if (!line.trim()) return;
+    armWatchdog();
     const parsed = parseBridgeLine(line);
     if (!parsed.ok) {
       logger.warn({ reason: parsed.reason, line: line.slice(0, 500) }, 'ignored malformed bridge event');
@@ -79,6 +136,7 @@ export async function runPythonBridge(opts: RunPythonBridgeOptions): Promise<Pyt
     const event = parsed.event;
     if (event.event === 'train_end') trainEnd = event;
     if (event.event === 'error') errorEvent = event;
+    if (event.event === 'train_start') trainStarted = true;
     try {
       opts.onEvent(event);
     } catch (e) {
@@ -98,11 +156,13 @@ export async function runPythonBridge(opts: RunPythonBridgeOptions): Promise<Pyt
   };
   signal.addEventListener('abort', onAbort, { once: true });
 
+  armWatchdog();
   let result;
   try {
     result = await child;
   } finally {
     signal.removeEventListener('abort', onAbort);
+    clearTimeout(stallTimer);
   }
   out.end();
   err.end();
@@ -110,15 +170,19 @@ export async function runPythonBridge(opts: RunPythonBridgeOptions): Promise<Pyt
 
   const exitCode = result.exitCode;
   const killedBy = result.signal;
-  if (exitCode === 0 && trainEnd) return { trainEnd, events };
+  if (exitCode === 0 && trainEnd && !stalled) return { trainEnd, events };
+  if (stalled) throw new StalledError(`training stalled: ${stalled}`, { detail: tail.all.join('\n') });
+  const oomAfter = killedBy === 'SIGKILL' || exitCode === 137 ? oomKillCount(opts.env) : undefined;
 
   throw outcomeError({
     aborted: signal.aborted,
     exitCode,
     killedBy,
     errorEvent,
+    trainStarted,
     tail: tail.all,
     spawnError: exitCode === undefined && !killedBy ? result.message : undefined,
+    oomKills: oomBefore !== undefined && oomAfter !== undefined ? { before: oomBefore, after: oomAfter } : undefined,
   });
 }
 
@@ -127,8 +191,11 @@ interface Outcome {
   exitCode?: number;
   killedBy?: string;
   errorEvent?: ErrorBridgeEvent;
+  trainStarted?: boolean;
   tail: string[];
   spawnError?: string;
+  /** The cgroup's OOM-kill count before the child started and after it died, when readable. */
+  oomKills?: { before: number; after: number };
 }
 
 function outcomeError(o: Outcome): TrainerError {
@@ -147,12 +214,18 @@ function outcomeError(o: Outcome): TrainerError {
     }
     // A bridge that can tell a bad model file from a failed run says so with this type name.
     if (type === 'ModelUnavailableError') return new ModelUnavailableError(firstLine(text));
+    if (type === 'ModelSourceUnavailableError' || (!o.trainStarted && NETWORK_ERROR_TYPES.has(type))) {
+      return new ModelSourceUnavailableError(`the model could not be fetched (${type}): ${firstLine(text)}`, { detail });
+    }
     return new TrainingFailedError(firstLine(text), { detail });
   }
   if (o.killedBy === 'SIGKILL' || o.exitCode === 137) {
-    return new OutOfMemoryError('the framework was killed by SIGKILL (most likely the out-of-memory killer)', {
-      detail: tailText,
-    });
+    const k = o.oomKills;
+    if (k && k.after > k.before) {
+      return new OutOfMemoryError(`out of memory: the kernel's OOM killer killed the framework (cgroup oom_kill ${k.before} → ${k.after})`, { detail: tailText });
+    }
+    const why = k ? 'not by the OOM killer: the cgroup oom_kill count did not change' : 'the cgroup memory events are not readable, so an OOM kill cannot be told apart';
+    return new TrainingFailedError(`the framework was killed by SIGKILL (${why})`, { detail: tailText });
   }
   if (OOM_TEXT.test(tailText)) {
     const line = [...o.tail].reverse().find((l) => OOM_TEXT.test(l)) ?? 'out of memory';

@@ -22,6 +22,15 @@ export interface CallbackClientOptions {
   maxDelayMs?: number;
   /** Upper bound on one Retry-After wait, so a misbehaving server cannot park the job for hours. */
   maxRetryAfterMs?: number;
+  /** Called once per event, just before its first attempt (and for logged-only events): the event record's feed. */
+  onSend?: (event: SentEvent) => void;
+}
+
+/** One event as it leaves for the backend, with the id every attempt of it carries. */
+export interface SentEvent {
+  kind: Kind;
+  webhookId: string;
+  payload: ProgressPayload | CompletionPayload;
 }
 
 type Kind = 'progress' | 'completion';
@@ -30,8 +39,12 @@ export interface CallbackClient {
   readonly enabled: boolean;
   /** Never blocks: queues the payload, replacing any progress that has not been sent yet. */
   progress(payload: ProgressPayload): void;
-  /** Waits for pending progress, then delivers the completion; throws CallbackUndeliveredError when it cannot. */
-  completion(payload: CompletionPayload): Promise<void>;
+  /**
+   * Waits for pending progress, then delivers the completion; throws CallbackUndeliveredError when it cannot.
+   * `signal` bounds the whole of it (a failure's reporting budget): when it fires, pending progress is dropped and
+   * the completion counts as undelivered.
+   */
+  completion(payload: CompletionPayload, opts?: { signal?: AbortSignal }): Promise<void>;
   /** Waits until nothing is queued or in flight (progress failures are logged, not thrown). */
   flush(): Promise<void>;
 }
@@ -46,8 +59,11 @@ class RetryableError extends Error {
 }
 
 /** The same event always gets the same id, across retries and across restarts of the job. */
-export function idempotencyId(jobId: string, kind: Kind, payload: { status: string; current_epoch?: number }): string {
-  const key = [jobId, kind, payload.status, payload.current_epoch ?? ''].join('|');
+export function idempotencyId(jobId: string, kind: Kind, payload: { status: string; current_epoch?: number; phase?: string; phase_progress?: { done: number } }): string {
+  const parts: Array<string | number> = [jobId, kind, payload.status, payload.current_epoch ?? ''];
+  // Training progress keeps the seed-era key, so ids stay stable across versions; other phases add theirs.
+  if (payload.phase && payload.phase !== 'training') parts.push(payload.phase, payload.phase_progress?.done ?? '');
+  const key = parts.join('|');
   return 'msg_' + createHash('sha256').update(key).digest('hex').slice(0, 32);
 }
 
@@ -72,7 +88,10 @@ export function createCallbackClient(options: CallbackClientOptions): CallbackCl
     baseDelayMs = 500,
     maxDelayMs = 30_000,
     maxRetryAfterMs = 120_000,
+    onSend,
   } = options;
+  // Aborted when a bounded completion gives up: progress still in flight must not outlive it.
+  const progressAbort = new AbortController();
   const root = baseUrl?.replace(/\/+$/, '');
   let pending: ProgressPayload | undefined;
   let pump: Promise<void> | undefined;
@@ -104,11 +123,15 @@ export function createCallbackClient(options: CallbackClientOptions): CallbackCl
     throw new Error(message);
   }
 
-  async function deliver(kind: Kind, payload: ProgressPayload | CompletionPayload, retries: number): Promise<void> {
+  const idOf = (kind: Kind, payload: ProgressPayload | CompletionPayload) => idempotencyId(jobId, kind, payload as Parameters<typeof idempotencyId>[2]);
+
+  async function deliver(kind: Kind, payload: ProgressPayload | CompletionPayload, retries: number, signal?: AbortSignal): Promise<void> {
     const url = `${root}/jobs/${encodeURIComponent(jobId)}/callback/${kind}`;
     const body = JSON.stringify(payload);
-    const id = idempotencyId(jobId, kind, payload as { status: string; current_epoch?: number });
+    const id = idOf(kind, payload);
+    notify(kind, id, payload);
     let tries = 0;
+    let budgetSpent = false;
     try {
       await retry(
         async ({ attempt: n, signal }) => {
@@ -122,12 +145,18 @@ export function createCallbackClient(options: CallbackClientOptions): CallbackCl
           retryAfterMs: (err) => (err as RetryableError).retryAfterMs,
           maxRetryAfterMs,
           attemptTimeoutMs: timeoutMs,
+          ...(signal ? { signal } : {}),
+          onAbort: (last) => {
+            budgetSpent = true;
+            return last ?? new Error('no attempt finished');
+          },
           onRetry: (err, n, wait) =>
             logger.warn({ callback: kind, attempt: n, retryInMs: Math.round(wait) }, `${kind} callback failed (${(err as Error).message}); retrying`),
         },
       );
     } catch (err) {
-      throw new CallbackUndeliveredError(`${kind} callback to ${redact(url)} failed after ${tries} attempt(s): ${(err as Error).message}`);
+      const why = budgetSpent ? `; the reporting budget ran out` : '';
+      throw new CallbackUndeliveredError(`${kind} callback to ${redact(url)} failed after ${tries} attempt(s): ${(err as Error).message}${why}`);
     }
     logger.debug({ callback: kind, attempt: tries }, `${kind} callback delivered`);
   }
@@ -139,7 +168,7 @@ export function createCallbackClient(options: CallbackClientOptions): CallbackCl
         const next = pending;
         pending = undefined;
         try {
-          await deliver('progress', next, progressRetries);
+          await deliver('progress', next, progressRetries, progressAbort.signal);
         } catch (err) {
           logger.warn({ callback: 'progress' }, (err as Error).message);
         }
@@ -149,7 +178,18 @@ export function createCallbackClient(options: CallbackClientOptions): CallbackCl
     });
   }
 
-  const logOnly = (kind: Kind, payload: unknown) => logger.info({ callback: kind, payload }, `${kind} callback (no CALLBACK_URL: logged, not sent)`);
+  function notify(kind: Kind, webhookId: string, payload: ProgressPayload | CompletionPayload): void {
+    try {
+      onSend?.({ kind, webhookId, payload });
+    } catch (err) {
+      logger.warn(`event record: ${(err as Error).message}`);
+    }
+  }
+
+  const logOnly = (kind: Kind, payload: ProgressPayload | CompletionPayload) => {
+    notify(kind, idOf(kind, payload), payload);
+    logger.info({ callback: kind, payload }, `${kind} callback (no CALLBACK_URL: logged, not sent)`);
+  };
 
   return {
     enabled: Boolean(root),
@@ -159,11 +199,20 @@ export function createCallbackClient(options: CallbackClientOptions): CallbackCl
       pending = valid;
       startPump();
     },
-    async completion(payload) {
+    async completion(payload, opts = {}) {
       const valid = completionPayloadSchema.parse(payload);
       if (!root) return logOnly('completion', valid);
+      const { signal } = opts;
+      if (signal) {
+        const stop = () => {
+          pending = undefined;
+          progressAbort.abort();
+        };
+        if (signal.aborted) stop();
+        else signal.addEventListener('abort', stop, { once: true });
+      }
       await this.flush();
-      await deliver('completion', valid, completionRetries);
+      await deliver('completion', valid, completionRetries, signal);
     },
     async flush() {
       while (pump) await pump;

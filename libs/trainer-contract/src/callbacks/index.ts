@@ -1,9 +1,11 @@
-export { createCallbackClient, idempotencyId, parseRetryAfter, type CallbackClient, type CallbackClientOptions } from './client.js';
+export { createCallbackClient, idempotencyId, parseRetryAfter, type CallbackClient, type CallbackClientOptions, type SentEvent } from './client.js';
 export {
   completionPayloadSchema,
   finiteOrNull,
   jobIdForPayload,
   progressPayloadSchema,
+  PROGRESS_PHASES,
+  type ProgressPhase,
   type CompletionPayload,
   type ProgressPayload,
 } from './payloads.js';

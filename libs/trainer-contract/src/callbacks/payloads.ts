@@ -15,6 +15,19 @@ export const progressMetricsSchema = z
   .object({ extra_metrics: z.record(z.string(), z.number().nullable()).default({}) })
   .catchall(z.union([finite.nullable(), z.record(z.string(), z.number().nullable())]));
 
+/** Where a job is: `training` for the seed's epoch progress, the others for the stages around it (added fields). */
+export const PROGRESS_PHASES = ['staging', 'converting', 'training', 'uploading'] as const;
+export type ProgressPhase = (typeof PROGRESS_PHASES)[number];
+
+export const phaseProgressSchema = z.object({
+  /** Units done of `total` in this phase: objects while staging, files while uploading, steps while converting. */
+  done: z.number().int().min(0),
+  total: z.number().int().min(0),
+  unit: z.string(),
+  bytes_done: z.number().int().min(0).optional(),
+  bytes_total: z.number().int().min(0).optional(),
+});
+
 export const progressPayloadSchema = z
   .object({
     job_id: jobIdSchema,
@@ -25,6 +38,10 @@ export const progressPayloadSchema = z
     metrics: progressMetricsSchema,
     epoch_time: z.number().nonnegative().optional(),
     timestamp: z.string().optional(),
+    phase: z.enum(PROGRESS_PHASES).optional(),
+    phase_progress: phaseProgressSchema.optional(),
+    /** Seconds until the current phase ends, when it can be estimated (null when it cannot). */
+    eta_seconds: z.number().nonnegative().nullable().optional(),
   })
   .describe('POST {CALLBACK_URL}/jobs/{JOB_ID}/callback/progress');
 export type ProgressPayload = z.input<typeof progressPayloadSchema>;
@@ -39,7 +56,15 @@ export const completionPayloadSchema = z
     primary_metric: z.string().optional(),
     primary_metric_value: finite.nullable().optional(),
     best_epoch: z.number().int().min(0).optional(),
-    error: z.object({ code: z.enum(CALLBACK_ERROR_CODES), message: z.string() }).optional(),
+    error: z
+      .object({
+        code: z.enum(CALLBACK_ERROR_CODES),
+        message: z.string(),
+        /** Whether a retry of the Job can help (exit 1) or the user must fix something first (exit 3). */
+        retriable: z.boolean().optional(),
+        exit_code: z.number().int().optional(),
+      })
+      .optional(),
     timestamp: z.string().optional(),
   })
   .describe('POST {CALLBACK_URL}/jobs/{JOB_ID}/callback/completion');

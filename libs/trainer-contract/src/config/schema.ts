@@ -34,6 +34,12 @@ export const commonConfigShape = {
   strict_data: z.boolean().default(false).describe('treat dangling annotation/image references as data errors instead of dropping them'),
   checkpoint_interval: z.number().int().min(1).max(100_000).default(1).describe('upload last.pt every N epochs while training'),
   mlflow_log_model: z.boolean().default(false).describe('also upload best.pt as an MLflow artifact'),
+  stall_timeout_s: z
+    .number()
+    .min(0)
+    .max(7 * 24 * 3600)
+    .default(1800)
+    .describe('stop and fail the run (STALLED, retriable) when the framework sends no heartbeat or epoch for this long; 0 turns the watchdog off'),
 };
 
 export const commonConfigSchema = z.object(commonConfigShape).strict();

@@ -1,5 +1,5 @@
 import { completionPayloadSchema, progressPayloadSchema } from '../callbacks/index.js';
-import { allRequests, body, checkpointNames, completionsOf, exitText, limit, progressOf, TRAINING_RUNS, uniq, uri, type CheckDef } from './check-kit.js';
+import { allRequests, body, checkpointNames, completionsOf, exitText, isTrainingPhase, limit, progressOf, TRAINING_RUNS, uniq, uri, type CheckDef } from './check-kit.js';
 import { RECEIVER_BASE_PATH, type ReceivedRequest } from './receiver.js';
 import { EPOCHS, INTERVAL, JOB_IDS } from './scenarios.js';
 
@@ -57,13 +57,16 @@ export const CALLBACK_CHECKS: CheckDef[] = [
       for (const [id, reqs] of byId) {
         if (new Set(reqs.map((q) => q.body)).size > 1) f.push(`§4 webhook-id: retries with webhook-id ${id} carried different bodies`);
         const b = body(reqs[0]!);
-        const event = `${reqs[0]!.kind}/${b['status']}/${b['current_epoch'] ?? ''}`;
+        // Progress of the phases around training is one event per phase and count done.
+        const phase = isTrainingPhase(b) ? '' : `/${String(b['phase'])}/${String((b['phase_progress'] as { done?: number } | undefined)?.done ?? '')}`;
+        const event = `${reqs[0]!.kind}/${b['status']}/${b['current_epoch'] ?? ''}${phase}`;
         const other = events.get(event);
         if (other !== undefined && other !== id) f.push(`§4 webhook-id: the event ${event} was sent under two ids (${other}, ${id}); a retry must reuse its id`);
         events.set(event, id);
       }
       const firstProgress = r.received.find((q) => q.kind === 'progress');
-      if (!firstProgress) f.push('§4 webhook-id: no progress arrived');
+      if (!r.received.some((q) => q.kind === 'progress' && isTrainingPhase(body(q)))) f.push('§4 webhook-id: no progress arrived');
+      else if (!firstProgress) f.push('§4 webhook-id: no progress arrived');
       else if ((byId.get(firstProgress.id) ?? []).length < 2) f.push('§4 webhook-id: the first progress, answered 503, was not retried, so its id was never reused');
       const completion = r.received.find((q) => q.kind === 'completion');
       if (!completion) f.push('§4 webhook-id: no completion arrived');

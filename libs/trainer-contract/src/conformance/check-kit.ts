@@ -57,11 +57,17 @@ export function completionsOf(r: RunResult): Array<Record<string, unknown>> {
 }
 
 /** Progress bodies with this status, one per webhook-id, in the order they first arrived. */
+/** Seed-style epoch progress: no `phase`, or `phase: "training"`. */
+export function isTrainingPhase(b: Record<string, unknown>): boolean {
+  return b['phase'] === undefined || b['phase'] === 'training';
+}
+
 export function progressOf(r: RunResult, status = 'running'): Array<Record<string, unknown>> {
   const seen = new Set<string>();
   const out: Array<Record<string, unknown>> = [];
   for (const req of r.received) {
-    if (req.kind !== 'progress' || seen.has(req.id) || body(req)['status'] !== status) continue;
+    // Epoch progress only: the phases around training (staging, converting, uploading) have their own checks.
+    if (req.kind !== 'progress' || seen.has(req.id) || body(req)['status'] !== status || !isTrainingPhase(body(req))) continue;
     seen.add(req.id);
     out.push(body(req));
   }

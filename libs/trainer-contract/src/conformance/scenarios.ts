@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { experimentFor, RECEIVER, type Harness, type RunDirs, type RunResult } from './harness.js';
 import { descendantsOf, isAlive, killQuietly } from './processes.js';
 import type { ReceivedRequest } from './receiver.js';
+import { isTrainingPhase } from './check-kit.js';
 
 /**
  * The trainer runs the checks look at. Checks that can share a run do (one successful job answers for paths,
@@ -53,7 +54,7 @@ export function jobArgs(h: Harness, dirs: RunDirs, o: JobArgs): string[] {
 }
 
 const bodyOf = (r: ReceivedRequest) => (r.json ?? {}) as Record<string, unknown>;
-const anyProgress = (received: ReceivedRequest[]) => received.some((r) => r.kind === 'progress' && bodyOf(r)['status'] === 'running');
+const anyProgress = (received: ReceivedRequest[]) => received.some((r) => r.kind === 'progress' && bodyOf(r)['status'] === 'running' && isTrainingPhase(bodyOf(r)));
 
 function simple(id: string, args: string[], trains = false): Scenario {
   return { id, trains, run: (h) => h.run({ id, args: () => args }) };

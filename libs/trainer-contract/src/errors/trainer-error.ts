@@ -18,6 +18,10 @@ export const CALLBACK_ERROR_CODES = [
   'OUT_OF_MEMORY',
   'CHECKPOINT_UPLOAD_FAILED',
   'INTERNAL',
+  // Added by issue 15 (the seed's codes above keep their meaning): infrastructure down after its retries.
+  'STORAGE_UNAVAILABLE',
+  'MODEL_SOURCE_UNAVAILABLE',
+  'STALLED',
 ] as const;
 export type CallbackErrorCode = (typeof CALLBACK_ERROR_CODES)[number];
 
@@ -25,18 +29,31 @@ export type CallbackErrorCode = (typeof CALLBACK_ERROR_CODES)[number];
 export type OutcomeCode = 'CALLBACK_UNDELIVERED' | 'INTERRUPTED';
 export type ErrorCode = CallbackErrorCode | OutcomeCode;
 
-/** The one table that maps every error code to its exit code and whether the user caused it. */
-export const ERROR_TABLE: Record<ErrorCode, { exitCode: ExitCode; userError: boolean }> = {
-  CONFIG_INVALID: { exitCode: ExitCode.INVALID_INPUT, userError: true },
-  DATA_INVALID: { exitCode: ExitCode.INVALID_INPUT, userError: true },
-  DATA_UNAVAILABLE: { exitCode: ExitCode.INVALID_INPUT, userError: true },
-  MODEL_UNAVAILABLE: { exitCode: ExitCode.INVALID_INPUT, userError: true },
-  TRAINING_FAILED: { exitCode: ExitCode.FAILED, userError: false },
-  OUT_OF_MEMORY: { exitCode: ExitCode.FAILED, userError: false },
-  CHECKPOINT_UPLOAD_FAILED: { exitCode: ExitCode.FAILED, userError: false },
-  INTERNAL: { exitCode: ExitCode.FAILED, userError: false },
-  CALLBACK_UNDELIVERED: { exitCode: ExitCode.CALLBACK_UNDELIVERED, userError: false },
-  INTERRUPTED: { exitCode: ExitCode.INTERRUPTED, userError: false },
+/**
+ * The one table that maps every error code to its exit code, whether the user caused it, and whether a retry of
+ * the Job can help (CONTRACT §5). `retriable` is what a backend and a podFailurePolicy act on: exit 1 is always
+ * retriable, exit 3 never.
+ */
+export const ERROR_TABLE: Record<ErrorCode, { exitCode: ExitCode; userError: boolean; retriable: boolean }> = {
+  CONFIG_INVALID: { exitCode: ExitCode.INVALID_INPUT, userError: true, retriable: false },
+  DATA_INVALID: { exitCode: ExitCode.INVALID_INPUT, userError: true, retriable: false },
+  /** The data is not there: a missing bucket, key or prefix, or access denied. */
+  DATA_UNAVAILABLE: { exitCode: ExitCode.INVALID_INPUT, userError: true, retriable: false },
+  /** An unknown model name, or weights that are missing or not this framework's. */
+  MODEL_UNAVAILABLE: { exitCode: ExitCode.INVALID_INPUT, userError: true, retriable: false },
+  TRAINING_FAILED: { exitCode: ExitCode.FAILED, userError: false, retriable: true },
+  OUT_OF_MEMORY: { exitCode: ExitCode.FAILED, userError: false, retriable: true },
+  CHECKPOINT_UPLOAD_FAILED: { exitCode: ExitCode.FAILED, userError: false, retriable: true },
+  /** A bug in the trainer; the stack goes to the log only. */
+  INTERNAL: { exitCode: ExitCode.FAILED, userError: false, retriable: true },
+  /** S3 (dataset, weights or checkpoints) refused, reset, timed out, 5xx or throttled after its retries. */
+  STORAGE_UNAVAILABLE: { exitCode: ExitCode.FAILED, userError: false, retriable: true },
+  /** A model hub or weights download that failed on the network after its retries. */
+  MODEL_SOURCE_UNAVAILABLE: { exitCode: ExitCode.FAILED, userError: false, retriable: true },
+  /** No heartbeat or epoch for `stall_timeout_s`: the framework was stopped. */
+  STALLED: { exitCode: ExitCode.FAILED, userError: false, retriable: true },
+  CALLBACK_UNDELIVERED: { exitCode: ExitCode.CALLBACK_UNDELIVERED, userError: false, retriable: false },
+  INTERRUPTED: { exitCode: ExitCode.INTERRUPTED, userError: false, retriable: true },
 };
 
 /**
@@ -65,6 +82,15 @@ export class TrainerError extends Error {
   /** User errors print their lines only, never a stack trace. */
   get isUserError(): boolean {
     return ERROR_TABLE[this.code].userError;
+  }
+
+  get retriable(): boolean {
+    return ERROR_TABLE[this.code].retriable;
+  }
+
+  /** What the completion's `error`, the termination log and the failure's log line carry. */
+  get summary(): { code: ErrorCode; exit_code: ExitCode; retriable: boolean } {
+    return { code: this.code, exit_code: this.exitCode, retriable: this.retriable };
   }
 }
 
@@ -106,6 +132,21 @@ export class CheckpointUploadError extends TrainerError {
 export class InternalError extends TrainerError {
   constructor(problems: string | readonly string[], options?: { cause?: unknown; detail?: string }) {
     super('INTERNAL', problems, options);
+  }
+}
+export class StorageUnavailableError extends TrainerError {
+  constructor(problems: string | readonly string[], options?: { cause?: unknown }) {
+    super('STORAGE_UNAVAILABLE', problems, options);
+  }
+}
+export class ModelSourceUnavailableError extends TrainerError {
+  constructor(problems: string | readonly string[], options?: { cause?: unknown; detail?: string }) {
+    super('MODEL_SOURCE_UNAVAILABLE', problems, options);
+  }
+}
+export class StalledError extends TrainerError {
+  constructor(problems: string | readonly string[], options?: { cause?: unknown; detail?: string }) {
+    super('STALLED', problems, options);
   }
 }
 export class CallbackUndeliveredError extends TrainerError {

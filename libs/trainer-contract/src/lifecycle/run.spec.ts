@@ -85,7 +85,7 @@ describe('runTrainerCli end to end (scripted driver, real S3, callbacks and MLfl
       const { code, err } = await runJob({ jobId: '101', rx });
       expect(err).toBe('');
       expect(code).toBe(0);
-      const progress = rx.received.filter((r) => r.kind === 'progress').map((r) => r.json as Record<string, unknown>);
+      const progress = rx.received.filter((r) => r.kind === 'progress' && (r.json as { phase?: string }).phase === 'training').map((r) => r.json as Record<string, unknown>);
       expect(progress.map((p) => p['current_epoch'])).toEqual([1, 2, 3]);
       expect(progress[0]).toMatchObject({ job_id: 101, status: 'running', total_epochs: 3, progress_percent: 33.33, metrics: { mAP50: 0.1, extra_metrics: { 'metrics/mAP50(B)': 0.1 } } });
       const completions = rx.received.filter((r) => r.kind === 'completion');
@@ -146,7 +146,7 @@ describe('runTrainerCli end to end (scripted driver, real S3, callbacks and MLfl
       const run = (await mlflow.read.runsNamed('job-103'))[0]!;
       expect(run.info.status).toBe('FAILED');
       expect(run.tags['error_code']).toBe('TRAINING_FAILED');
-      expect(JSON.parse(termination)).toEqual({ code: 'TRAINING_FAILED', message: 'RuntimeError: scripted failure at epoch 2', exit_code: 1 });
+      expect(JSON.parse(termination)).toEqual({ code: 'TRAINING_FAILED', message: 'RuntimeError: scripted failure at epoch 2', exit_code: 1, retriable: true });
       // The last complete checkpoint is kept even for a failed run.
       expect(JSON.parse((await getObject('checkpoints/103/last.pt')).toString())).toMatchObject({ epoch: 1 });
     } finally {
@@ -176,7 +176,7 @@ describe('runTrainerCli end to end (scripted driver, real S3, callbacks and MLfl
       expect(second.code).toBe(0);
       expect(driver.trainedFrom[0]).toBeUndefined();
       expect(driver.trainedFrom[1]).toMatch(/last\.pt$/);
-      const epochs = rx.received.filter((r) => r.kind === 'progress' && (r.json as { status: string }).status === 'running').map((r) => (r.json as { current_epoch: number }).current_epoch);
+      const epochs = rx.received.filter((r) => r.kind === 'progress' && (r.json as { status: string; phase?: string }).status === 'running' && (r.json as { phase?: string }).phase === 'training').map((r) => (r.json as { current_epoch: number }).current_epoch);
       expect(epochs.slice(-(6 - savedEpoch))).toEqual(Array.from({ length: 6 - savedEpoch }, (_, i) => savedEpoch + 1 + i));
       const after = await mlflow.read.runsNamed('job-104');
       expect(after).toHaveLength(1);
@@ -193,7 +193,7 @@ describe('runTrainerCli end to end (scripted driver, real S3, callbacks and MLfl
     try {
       const { code } = await runJob({ jobId: '105', rx, config: { epochs: 5 }, env: { CALLBACK_INTERVAL: '2' } });
       expect(code).toBe(0);
-      expect(rx.received.filter((r) => r.kind === 'progress').map((r) => (r.json as { current_epoch: number }).current_epoch)).toEqual([2, 4, 5]);
+      expect(rx.received.filter((r) => r.kind === 'progress' && (r.json as { phase?: string }).phase === 'training').map((r) => (r.json as { current_epoch: number }).current_epoch)).toEqual([2, 4, 5]);
     } finally {
       await rx.close();
     }

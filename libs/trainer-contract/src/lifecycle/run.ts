@@ -21,7 +21,11 @@ import type { EpochEndEvent, Task, TrainerDriver, TrainResult } from './types.js
 import { describeTrainer, schemaFor } from './describe.js';
 import { abortOnSignals } from './signals.js';
 import { writeTerminationLog } from './termination.js';
+// The S3 error mapping alone, not the S3 index: the AWS SDK loads lazily (see resolveServices).
+import { mapS3Error } from '../s3/errors.js';
 import { CheckpointUploader } from './uploads.js';
+import { EventRecord } from './event-record.js';
+import { PhaseProgress, phaseIntervalMs } from './phase-progress.js';
 
 export interface RunIo {
   env?: NodeJS.ProcessEnv;
@@ -54,14 +58,23 @@ export async function runTrainerCli<C extends CommonConfig>(
   // The AWS SDK prints a multi-line notice on Node 20 to stderr, where only our own problem lines belong.
   process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
 
-  const fail = (err: TrainerError, logger?: Logger): number => {
+  // Each failure is told once, as soon as it is known: its problem lines on stderr, one log line, the termination
+  // log. Reporting to the backend comes after, so a user's typo is on screen before any retry against a dead backend.
+  const announced = new WeakSet<TrainerError>();
+  const announce = (err: TrainerError, logger?: Logger): void => {
+    if (announced.has(err)) return;
+    announced.add(err);
     const lines = err.problems.map((l) => `${scriptName}: ${redact(l)}`);
     stderr.write(lines.join('\n') + '\n');
-    if (!err.isUserError && logger) {
+    if (logger) {
       const stack = err.cause instanceof Error ? err.cause.stack : err.stack;
-      logger.error({ code: err.code, detail: err.detail ? redact(err.detail) : undefined, stack: err.code === 'INTERNAL' ? stack : undefined }, redact(err.message));
+      const extra = err.isUserError ? {} : { detail: err.detail ? redact(err.detail) : undefined, stack: err.code === 'INTERNAL' ? stack : undefined };
+      logger.error({ ...err.summary, ...extra }, redact(err.message));
     }
-    writeTerminationLog(env, { code: err.code, message: redact(err.message), exit_code: err.exitCode });
+    writeTerminationLog(env, { code: err.code, message: redact(err.message), exit_code: err.exitCode, retriable: err.retriable });
+  };
+  const fail = (err: TrainerError, logger?: Logger): number => {
+    announce(err, logger);
     return err.exitCode;
   };
 
@@ -87,7 +100,7 @@ export async function runTrainerCli<C extends CommonConfig>(
 
   const logger = createLogger({ level: args.logLevel, stream: stdout, name: scriptName });
   const services = await resolveServices(io.services);
-  const job = new Job(driver, args, env, logger, services, { ...io, stdout, stderr });
+  const job = new Job(driver, args, env, logger, services, { ...io, stdout, stderr }, (err) => announce(err, logger));
   try {
     return await job.run();
   } catch (err) {
@@ -111,6 +124,10 @@ class Job<C extends CommonConfig> {
   private lastEpoch = 0;
   private totalEpochs = 0;
   private lastCheckpoint?: { path: string; epoch: number };
+  /** The epoch of a last.pt uploaded outside the background uploader (on failure or interrupt). */
+  private uploadedDirectly?: number;
+  private readonly record: EventRecord;
+  private phases?: PhaseProgress;
 
   constructor(
     private readonly driver: TrainerDriver<C>,
@@ -119,13 +136,18 @@ class Job<C extends CommonConfig> {
     private readonly logger: Logger,
     private readonly services: LifecycleServices,
     private readonly io: RunIo,
-  ) {}
+    private readonly announce: (err: TrainerError) => void,
+  ) {
+    this.record = new EventRecord(logger);
+  }
 
   async run(): Promise<number> {
     const { args, env, logger } = this;
     const signals = this.io.handleSignals === false ? undefined : abortOnSignals((sig) => logger.warn({ signal: sig }, `received ${sig}: stopping at the next safe point`));
     const signal = anySignal([signals?.signal, this.io.signal]);
+    let budgetMs = DEFAULT_FAILURE_BUDGET_MS;
     try {
+      budgetMs = failureBudgetMs(env);
       if (!JOB_ID.test(args.jobId)) {
         throw new ConfigError(`--job-id: "${args.jobId}" must be 1-128 characters of letters, digits, '.', '_' or '-', starting with a letter or digit`);
       }
@@ -135,12 +157,18 @@ class Job<C extends CommonConfig> {
         token: env['CALLBACK_TOKEN'] || undefined,
         secret: env['CALLBACK_SECRET'] || undefined,
         logger,
+        onSend: (event) => this.record.add(event),
         ...callbackTuning(env),
       });
       return await this.execute(signal);
     } catch (err) {
-      return await this.handleFailure(toTrainerError(err), signal);
+      const failure = toTrainerError(err);
+      if (failure.code === 'INTERRUPTED' || (signal.aborted && !failure.isUserError)) return await this.handleInterrupt(failure);
+      this.announce(failure);
+      return await this.handleFailure(failure, budgetMs);
     } finally {
+      // The record holds the final event even when the backend never got it (exit 2, or a failure it missed).
+      await this.record.flush(budgetMs + 30_000);
       signals?.dispose();
     }
   }
@@ -163,8 +191,25 @@ class Job<C extends CommonConfig> {
     await driver.preflight({ jobId: args.jobId, modelName, config, task, workDir, logger, env });
     throwIfAborted(signal);
 
-    const staged = await services.stageDataset(args.datasetUri, { workDir: join(workDir, 'download'), env, logger, signal });
+    // --validate-only reports nothing to the backend: it is a dry run.
+    const phases = (this.phases = args.validateOnly
+      ? undefined
+      : new PhaseProgress(
+          (p) => this.callbacks.progress(p),
+          () => ({ job_id: jobIdForPayload(args.jobId), current_epoch: this.lastEpoch, total_epochs: this.totalEpochs }),
+          phaseIntervalMs(env),
+        ));
+    const staged = await services.stageDataset(args.datasetUri, {
+      workDir: join(workDir, 'download'),
+      env,
+      logger,
+      signal,
+      ...(phases
+        ? { onProgress: (p) => phases.update('staging', { done: p.files, total: p.totalFiles, unit: 'objects', bytesDone: p.bytes, bytesTotal: p.totalBytes }) }
+        : {}),
+    });
     throwIfAborted(signal);
+    phases?.update('converting', { done: 0, total: 1, unit: 'datasets' });
     const dataset = await services.prepareDataset({
       inputDir: staged.dir,
       outputDir: join(workDir, 'dataset'),
@@ -176,6 +221,7 @@ class Job<C extends CommonConfig> {
     });
     const summary = services.summarizeReport(dataset.report);
     logger.info({ report: summary }, 'dataset ready');
+    phases?.update('converting', { done: 1, total: 1, unit: 'datasets' });
 
     if (args.validateOnly) {
       this.printPlan(modelName, task, config, dataset, summary);
@@ -185,6 +231,7 @@ class Job<C extends CommonConfig> {
 
     const store = (this.store = services.createOutputStore({ jobId: args.jobId, env, logger, localDir: args.outputDir }));
     this.uploader = new CheckpointUploader(store, join(workDir, 'upload-staging'), logger);
+    await this.record.open(store);
     const resumeFrom = await this.findResumeCheckpoint(store, workDir);
     const state = await readRunState(store);
 
@@ -244,6 +291,7 @@ class Job<C extends CommonConfig> {
         metrics: { ...finiteOrNull(event.metrics), extra_metrics: finiteOrNull(event.rawMetrics) },
         epoch_time: event.epochTime,
         timestamp: new Date().toISOString(),
+        phase: 'training',
       });
     }
   }
@@ -253,21 +301,33 @@ class Job<C extends CommonConfig> {
     const store = this.store!;
     const uploader = this.uploader!;
     const tracker = this.tracker!;
+    const classesPath = join(workDir, 'classes.json');
+    const reportPath = join(workDir, 'dataset-report.json');
+    const hasLast = Boolean(result.lastCheckpoint && existsSync(result.lastCheckpoint));
+    const extraFiles = [classesPath, reportPath, ...result.artifacts.filter((f) => existsSync(f))].filter((f) => /\.(csv|yaml|json)$/.test(f));
+    const uploads = { done: 0, total: 1 + (hasLast ? 1 : 0) + extraFiles.length, unit: 'files' };
+    const uploaded = () => this.phases?.update('uploading', { ...uploads, done: ++uploads.done });
+    this.phases?.update('uploading', uploads);
     await uploader.drain();
     let best: { uri: string };
     try {
       best = await store.upload(result.bestCheckpoint, 'best.pt');
+      uploaded();
     } catch (err) {
       throw new CheckpointUploadError(`best.pt upload to ${store.uriFor('best.pt')} failed: ${(err as Error).message}`, { cause: err });
     }
-    if (result.lastCheckpoint && existsSync(result.lastCheckpoint)) await this.uploadQuietly(result.lastCheckpoint, 'last.pt');
-    const classesPath = join(workDir, 'classes.json');
+    if (hasLast) {
+      await this.uploadQuietly(result.lastCheckpoint!, 'last.pt');
+      uploaded();
+    }
     await writeFile(classesPath, JSON.stringify(dataset.classes, null, 2));
-    const reportPath = join(workDir, 'dataset-report.json');
     await writeFile(reportPath, JSON.stringify(dataset.report, null, 2));
     for (const file of [classesPath, reportPath, ...result.artifacts]) {
       if (!existsSync(file)) continue;
-      if (/\.(csv|yaml|json)$/.test(file)) await this.uploadQuietly(file, basename(file));
+      if (/\.(csv|yaml|json)$/.test(file)) {
+        await this.uploadQuietly(file, basename(file));
+        uploaded();
+      }
       tracker.logArtifact(file);
     }
     if (config.mlflow_log_model) tracker.logArtifact(result.bestCheckpoint, 'weights');
@@ -295,11 +355,13 @@ class Job<C extends CommonConfig> {
     return ExitCode.OK;
   }
 
-  private async uploadQuietly(path: string, name: string): Promise<void> {
+  private async uploadQuietly(path: string, name: string): Promise<boolean> {
     try {
       await this.store!.upload(path, name);
+      return true;
     } catch (err) {
       this.logger.warn({ file: name }, `upload of ${name} failed: ${(err as Error).message}`);
+      return false;
     }
   }
 
@@ -311,7 +373,10 @@ class Job<C extends CommonConfig> {
         return dest;
       }
     } catch (err) {
-      this.logger.warn(`could not check for an earlier last.pt: ${(err as Error).message}`);
+      // Training from scratch while S3 is down would lose the earlier attempt's epochs and fail at upload anyway.
+      const mapped = mapS3Error(err, store.uriFor('last.pt'));
+      if (mapped.code === 'DATA_UNAVAILABLE') throw new ConfigError(`S3_BUCKET: ${mapped.message}`, { cause: err });
+      throw mapped;
     }
     return undefined;
   }
@@ -339,47 +404,70 @@ class Job<C extends CommonConfig> {
     this.logger.info({ plan, summary }, 'validate-only: config, model and dataset are valid; not training');
   }
 
-  private async handleFailure(err: TrainerError, signal: AbortSignal): Promise<number> {
+  /**
+   * Saves what the run produced, then reports the failure within its own budget (`CALLBACK_FAILURE_BUDGET_S`):
+   * the MLflow run and the completion callback share it, so a dead backend cannot hold the exit for minutes.
+   */
+  private async handleFailure(err: TrainerError, budgetMs: number): Promise<number> {
     const { logger, args } = this;
-    if (err.code === 'INTERRUPTED' || (signal.aborted && !(err.code === 'CONFIG_INVALID' || err.code === 'DATA_INVALID'))) {
-      return this.handleInterrupt(err);
-    }
-    if (err.code === 'CALLBACK_UNDELIVERED') {
-      logger.error({ code: err.code }, redact(err.message));
-      throw err;
-    }
-    // Keep whatever the run produced: a failed job's last complete checkpoint is still worth having.
-    if (this.lastCheckpoint && this.store) {
-      await this.uploader?.drain();
-      if (!this.uploader?.uploaded.has('last.pt')) await this.uploadQuietly(this.lastCheckpoint.path, 'last.pt');
-    }
-    await this.tracker?.finish('FAILED', { tags: { error_code: err.code } });
-    if (this.callbacks) {
-      try {
-        await this.callbacks.completion({
-          job_id: jobIdForPayload(args.jobId),
-          status: 'failed',
-          final_metrics: {},
-          checkpoint_path: null,
-          mlflow_run_id: this.tracker?.runId ?? null,
-          error: { code: callbackErrorCode(err), message: redact(err.message).slice(0, 4000) },
-          timestamp: new Date().toISOString(),
-        });
-      } catch (sendErr) {
-        logger.error(`failure could not be reported to the backend: ${(sendErr as Error).message}`);
-      }
-    }
+    if (err.code === 'CALLBACK_UNDELIVERED') throw err;
+    // A failed job's newest complete checkpoint is still worth having: a retry of the Job resumes from it.
+    await this.saveNewestCheckpoint();
+    const started = Date.now();
+    const deadline = AbortSignal.timeout(budgetMs);
+    const completion = this.callbacks
+      ? this.callbacks
+          .completion(
+            {
+              job_id: jobIdForPayload(args.jobId),
+              status: 'failed',
+              final_metrics: {},
+              checkpoint_path: null,
+              mlflow_run_id: this.tracker?.runId ?? null,
+              error: { code: callbackErrorCode(err), message: redact(err.message).slice(0, 4000), retriable: err.retriable, exit_code: err.exitCode },
+              timestamp: new Date().toISOString(),
+            },
+            { signal: deadline },
+          )
+          .catch((sendErr: Error) => logger.error(`failure could not be reported to the backend: ${sendErr.message}`))
+      : Promise.resolve();
+    await Promise.all([this.tracker?.finish('FAILED', { tags: { error_code: err.code }, deadlineMs: budgetMs }), completion, untilAborted(this.openRecordLate(err), deadline)]);
+    logger.debug({ ms: Date.now() - started, budgetMs }, 'failure reported');
     throw err;
+  }
+
+  /**
+   * A job that failed before its outputs were set up (S3 down while staging, say) still records its failure next to
+   * the checkpoints; a user's mistake writes nothing outside WORK_DIR.
+   */
+  private async openRecordLate(err: TrainerError): Promise<void> {
+    if (this.record.opened || err.isUserError || this.args.validateOnly) return;
+    try {
+      this.store ??= this.services.createOutputStore({ jobId: this.args.jobId, env: this.env, logger: this.logger, localDir: this.args.outputDir });
+      await this.record.open(this.store);
+    } catch (openErr) {
+      this.logger.warn(`event record: ${(openErr as Error).message}`);
+    }
+  }
+
+  /** Uploads the newest complete last.pt unless the store already holds that epoch's. */
+  private async saveNewestCheckpoint(): Promise<void> {
+    const last = this.lastCheckpoint;
+    if (!last || !this.store) return;
+    await this.uploader?.drain();
+    const stored = this.uploader?.uploaded.get('last.pt')?.epoch ?? this.uploadedDirectly;
+    if (stored !== undefined && stored >= last.epoch) return;
+    if (await this.uploadQuietly(last.path, 'last.pt')) {
+      this.uploadedDirectly = last.epoch;
+      this.logger.info({ epoch: last.epoch, uri: this.store.uriFor('last.pt') }, `saved the newest last.pt (epoch ${last.epoch})`);
+    }
   }
 
   private async handleInterrupt(cause: TrainerError): Promise<number> {
     const { logger, args } = this;
     const err = cause.code === 'INTERRUPTED' ? cause : new InterruptedError(`interrupted: ${cause.message}`);
-    await this.uploader?.drain();
+    await this.saveNewestCheckpoint();
     const last = this.lastCheckpoint;
-    if (last && this.store && this.uploader?.uploaded.get('last.pt')?.epoch !== last.epoch) {
-      await this.uploadQuietly(last.path, 'last.pt');
-    }
     this.callbacks?.progress({
       job_id: jobIdForPayload(args.jobId),
       status: 'interrupted',
@@ -392,8 +480,29 @@ class Job<C extends CommonConfig> {
     await this.callbacks?.flush();
     await this.tracker?.finish('KILLED');
     logger.warn({ epoch: this.lastEpoch, checkpoint: last ? this.store?.uriFor('last.pt') : null }, 'interrupted: state saved, exiting for a restart');
+    this.announce(err);
     throw err;
   }
+}
+
+const DEFAULT_FAILURE_BUDGET_MS = 30_000;
+
+/** Waits for `work`, or until `signal` fires (the work then goes on unawaited; what it finds later is lost). */
+function untilAborted(work: Promise<void>, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return Promise.race([work, new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }))]);
+}
+
+/**
+ * `CALLBACK_FAILURE_BUDGET_S` (default 30): the most time reporting a failure may take in all (the completion
+ * callback with its retries, and closing the MLflow run, which run side by side).
+ */
+function failureBudgetMs(env: NodeJS.ProcessEnv): number {
+  const raw = env['CALLBACK_FAILURE_BUDGET_S'];
+  if (raw === undefined || raw === '') return DEFAULT_FAILURE_BUDGET_MS;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < 0 || n > 3600) throw new ConfigError(`CALLBACK_FAILURE_BUDGET_S: expected seconds from 0 to 3600, got "${raw}"`);
+  return n * 1000;
 }
 
 function anySignal(signals: Array<AbortSignal | undefined>): AbortSignal {

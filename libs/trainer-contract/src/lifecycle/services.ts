@@ -1,6 +1,6 @@
 import type { Logger } from '../log/index.js';
 import type { ConversionReport, PreparedDataset, PrepareOptions } from '../convert/index.js';
-import type { CheckpointStore } from '../s3/index.js';
+import type { CheckpointStore, StageProgressListener } from '../s3/index.js';
 import type { Tracker } from '../mlflow/index.js';
 
 /** Where a job's outputs live (`s3://{S3_BUCKET}/checkpoints/{job_id}/`, or a local folder). */
@@ -13,7 +13,10 @@ export type RunTracker = Tracker;
  * modules (defaultServices), and tests may swap one for a variant without touching the lifecycle.
  */
 export interface LifecycleServices {
-  stageDataset(uri: string, opts: { workDir: string; env: NodeJS.ProcessEnv; logger: Logger; signal: AbortSignal }): Promise<{ dir: string }>;
+  stageDataset(
+    uri: string,
+    opts: { workDir: string; env: NodeJS.ProcessEnv; logger: Logger; signal: AbortSignal; onProgress?: StageProgressListener },
+  ): Promise<{ dir: string }>;
   prepareDataset(opts: PrepareOptions): Promise<PreparedDataset>;
   summarizeReport(report: ConversionReport): string;
   createOutputStore(opts: { jobId: string; env: NodeJS.ProcessEnv; logger: Logger; localDir?: string }): OutputStore;

@@ -9,7 +9,8 @@ import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } 
 import { Upload } from '@aws-sdk/lib-storage';
 import { CheckpointUploadError, ConfigError } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
-import { createS3Client, readS3Env } from './env.js';
+import { createS3Client, readS3Env, s3RequestTimeoutMs } from './env.js';
+import { failWhenIdle, withDeadline } from './idle.js';
 import { quoteName, unsafePathReason } from './keys.js';
 import { describeError, withRetry } from './retry.js';
 
@@ -100,6 +101,7 @@ export function createCheckpointStore(opts: CheckpointStoreOptions): CheckpointS
 class S3CheckpointStore implements CheckpointStore {
   readonly baseUri: string;
   private readonly partSize: number;
+  private readonly timeoutMs: number;
   constructor(
     private readonly client: S3Client,
     private readonly bucket: string,
@@ -107,6 +109,7 @@ class S3CheckpointStore implements CheckpointStore {
     private readonly opts: CheckpointStoreOptions,
   ) {
     this.baseUri = `s3://${bucket}/${prefix}`;
+    this.timeoutMs = s3RequestTimeoutMs(opts.env ?? process.env);
     this.partSize = Math.max(5 * 1024 * 1024, opts.partSize ?? DEFAULT_PART_SIZE);
   }
 
@@ -155,7 +158,7 @@ class S3CheckpointStore implements CheckpointStore {
 
   /** Reads the object's head back: the size, the stored sha256, and the ETag against the MD5s computed locally. */
   private async verify(key: string, uri: string, digest: { sha256: string; md5?: string; multipartEtag: string; bytes: number }): Promise<void> {
-    const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+    const head = await withDeadline(this.timeoutMs, uri, (abortSignal) => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal }));
     const etag = head.ETag?.replace(/"/g, '');
     const problems: string[] = [];
     if (head.ContentLength !== digest.bytes) problems.push(`size ${head.ContentLength} != ${digest.bytes}`);
@@ -175,7 +178,7 @@ class S3CheckpointStore implements CheckpointStore {
     return withRetry(async () => {
       let out;
       try {
-        out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+        out = await withDeadline(this.timeoutMs, uri, (abortSignal) => this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal }));
       } catch (err) {
         if (isNotFound(err)) return false;
         throw err;
@@ -183,7 +186,7 @@ class S3CheckpointStore implements CheckpointStore {
       await mkdir(dirname(destPath), { recursive: true });
       const tmp = `${destPath}.download-${process.pid}`;
       const sha = createHash('sha256');
-      const body = out.Body as Readable;
+      const body = failWhenIdle(out.Body as Readable, this.timeoutMs, uri);
       body.on('data', (chunk: Buffer) => sha.update(chunk));
       try {
         await pipeline(body, createWriteStream(tmp));
@@ -204,7 +207,7 @@ class S3CheckpointStore implements CheckpointStore {
     const key = this.prefix + name;
     this.uriFor(name);
     try {
-      await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+      await withDeadline(this.timeoutMs, this.uriFor(name), (abortSignal) => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal }));
       return true;
     } catch (err) {
       if (isNotFound(err)) return false;
@@ -215,7 +218,10 @@ class S3CheckpointStore implements CheckpointStore {
   async putText(name: string, text: string): Promise<void> {
     const uri = this.uriFor(name);
     try {
-      await withRetry(() => this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.prefix + name, Body: text })), { attempts: 4 });
+      await withRetry(
+        () => withDeadline(this.timeoutMs, uri, (abortSignal) => this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.prefix + name, Body: text }), { abortSignal })),
+        { attempts: 4 },
+      );
     } catch (err) {
       throw new CheckpointUploadError(`${uri}: upload failed (${describeError(err)})`, { cause: err });
     }
@@ -224,8 +230,10 @@ class S3CheckpointStore implements CheckpointStore {
   async getText(name: string): Promise<string | null> {
     this.uriFor(name);
     try {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + name }));
-      return (await out.Body?.transformToString('utf8')) ?? '';
+      return await withDeadline(this.timeoutMs, this.uriFor(name), async (abortSignal) => {
+        const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + name }), { abortSignal });
+        return (await out.Body?.transformToString('utf8')) ?? '';
+      });
     } catch (err) {
       if (isNotFound(err)) return null;
       throw err;

@@ -1,11 +1,11 @@
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { setMaxListeners } from 'node:events';
 import { dirname, join } from 'node:path';
-import { InternalError, InterruptedError, TrainerError } from '../errors/index.js';
+import { InterruptedError } from '../errors/index.js';
+import { mapS3Error } from './errors.js';
 import type { Manifest } from './manifest.js';
 import type { ObjectReader, ObjectRef } from './object-reader.js';
 import type { Progress } from './progress.js';
-import { describeError } from './retry.js';
 
 export interface PlannedObject extends ObjectRef {
   /** Where it lands, relative to the destination folder; already checked safe. */
@@ -57,6 +57,7 @@ export async function downloadObjects(opts: {
   let skipped = 0;
   let bytes = 0;
   let failure: unknown;
+  let failedIndex = -1;
 
   async function one(index: number): Promise<void> {
     const obj = objects[index]!;
@@ -88,7 +89,10 @@ export async function downloadObjects(opts: {
       try {
         await one(index);
       } catch (err) {
-        failure ??= err;
+        if (failure === undefined) {
+          failure = err;
+          failedIndex = index;
+        }
         abort.abort();
       }
     }
@@ -97,8 +101,8 @@ export async function downloadObjects(opts: {
   await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.concurrency, objects.length)) }, worker));
   await rm(tmpDir, { recursive: true, force: true });
   if (failure !== undefined) {
-    if (failure instanceof TrainerError) throw failure;
-    throw new InternalError(`download failed after retries: ${describeError(failure)}`, { cause: failure });
+    const obj = objects[failedIndex];
+    throw mapS3Error(failure, obj ? `download of ${obj.rel}` : 'download');
   }
   if (opts.signal?.aborted) throw new InterruptedError();
   return { downloaded, skipped, bytes };

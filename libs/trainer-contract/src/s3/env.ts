@@ -50,13 +50,37 @@ export function readS3Env(env: NodeJS.ProcessEnv = process.env): S3Env {
  */
 export function createS3Client(env: NodeJS.ProcessEnv = process.env): S3Client {
   const s3env = readS3Env(env);
+  const timeoutMs = s3RequestTimeoutMs(env);
   return new S3Client({
     region: s3env.region,
     ...(s3env.endpoint ? { endpoint: s3env.endpoint, forcePathStyle: true } : {}),
     ...(s3env.credentials ? { credentials: s3env.credentials } : {}),
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
-    maxAttempts: 5,
+    maxAttempts: s3MaxAttempts(env),
     retryMode: 'standard',
+    // Without these a server that accepts and then never answers (or stops mid-body) parks the job forever.
+    requestHandler: { requestTimeout: timeoutMs, connectionTimeout: Math.min(timeoutMs, 10_000) },
   });
+}
+
+/**
+ * `S3_REQUEST_TIMEOUT_S`: how long one S3 request may go without a byte before it counts as failed and is retried
+ * (default 60 s).
+ */
+export function s3RequestTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.S3_REQUEST_TIMEOUT_S;
+  if (raw === undefined || raw === '') return 60_000;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0) throw new ConfigError(`S3_REQUEST_TIMEOUT_S: expected seconds > 0, got "${raw}"`);
+  return Math.round(n * 1000);
+}
+
+/** `S3_MAX_ATTEMPTS`: tries of one S3 request inside the SDK, the first included (default 5). */
+function s3MaxAttempts(env: NodeJS.ProcessEnv): number {
+  const raw = env.S3_MAX_ATTEMPTS;
+  if (raw === undefined || raw === '') return 5;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 20) throw new ConfigError(`S3_MAX_ATTEMPTS: expected a whole number from 1 to 20, got "${raw}"`);
+  return n;
 }

@@ -4,11 +4,12 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
-import { ConfigError, ModelUnavailableError } from '../errors/index.js';
+import { ConfigError, ModelSourceUnavailableError, ModelUnavailableError } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
-import { createS3Client } from './env.js';
+import { createS3Client, s3RequestTimeoutMs } from './env.js';
+import { failWhenIdle, withDeadline } from './idle.js';
 import { unsafePathReason } from './keys.js';
-import { mapS3Error } from './list.js';
+import { mapS3Error } from './errors.js';
 import { withRetry } from './retry.js';
 
 /**
@@ -28,8 +29,9 @@ export async function fetchObject(uri: string, opts: { destDir: string; env?: No
   try {
     await withRetry(
       async () => {
-        const res = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: opts.signal });
-        await pipeline(res.Body as Readable, createWriteStream(tmp));
+        const timeoutMs = s3RequestTimeoutMs(opts.env ?? process.env);
+        const res = await withDeadline(timeoutMs, uri, (abortSignal) => client.send(new GetObjectCommand({ Bucket: bucket, Key: key }), { abortSignal }), opts.signal);
+        await pipeline(failWhenIdle(res.Body as Readable, timeoutMs, uri), createWriteStream(tmp));
       },
       { signal: opts.signal },
     );
@@ -37,7 +39,10 @@ export async function fetchObject(uri: string, opts: { destDir: string; env?: No
   } catch (err) {
     await rm(tmp, { force: true });
     const mapped = mapS3Error(err, uri);
-    throw mapped instanceof ConfigError ? mapped : new ModelUnavailableError(`--model-name: ${mapped.message}`, { cause: err });
+    if (mapped instanceof ConfigError || mapped.code === 'INTERRUPTED') throw mapped;
+    // The weights store being down is worth a retry of the Job; weights that are not there are the user's to fix.
+    if (mapped.retriable) throw new ModelSourceUnavailableError(`--model-name: ${mapped.message}`, { cause: err });
+    throw new ModelUnavailableError(`--model-name: ${mapped.message}`, { cause: err });
   } finally {
     client.destroy();
   }

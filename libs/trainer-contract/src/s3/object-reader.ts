@@ -6,7 +6,7 @@ import { rootCertificates } from 'node:tls';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { Readable } from 'node:stream';
 import { DataUnavailableError } from '../errors/index.js';
-import { readS3Env } from './env.js';
+import { readS3Env, s3RequestTimeoutMs } from './env.js';
 import { TransientError, withRetry, type RetryOptions } from './retry.js';
 
 /** One object of a listing: what the download must produce. */
@@ -87,6 +87,7 @@ export async function createHttpReader(opts: ReaderOptions): Promise<ObjectReade
   const request = secure ? https.request : http.request;
   const basePath = base.pathname.replace(/\/$/, '');
   const signer = await client.config.signer();
+  const idleMs = s3RequestTimeoutMs(opts.env ?? process.env);
 
   async function attempt(obj: ObjectRef, tmpPath: string, n: number, signal?: AbortSignal): Promise<{ etag?: string }> {
     // A retry resumes where the last try stopped, pinned to the same version by If-Match.
@@ -105,7 +106,7 @@ export async function createHttpReader(opts: ReaderOptions): Promise<ObjectReade
     const uri = s3Uri(bucket, obj.key);
     const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
       const req = request({ agent, protocol: base.protocol, hostname: base.hostname, port: base.port || undefined, path, method: 'GET', headers: signed.headers, signal });
-      req.setTimeout(60_000, () => req.destroy(new TransientError(`${uri}: no data for 60 s`)));
+      req.setTimeout(idleMs, () => req.destroy(new TransientError(`${uri}: no data for ${idleMs / 1000} s`)));
       req.on('response', resolve);
       req.on('error', reject);
       req.end();
@@ -121,7 +122,7 @@ export async function createHttpReader(opts: ReaderOptions): Promise<ObjectReade
         throw new TransientError(`${uri}: HTTP ${status} on resume`);
       }
       if (status >= 500 || status === 429) throw new TransientError(`${uri}: HTTP ${status}`);
-      throw new Error(`${uri}: HTTP ${status}`);
+      throw new DataUnavailableError(`${uri}: HTTP ${status}`);
     }
     let start = 0;
     if (status === 206) {

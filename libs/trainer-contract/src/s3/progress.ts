@@ -1,5 +1,7 @@
 import type { Logger } from '../log/index.js';
 
+export type ProgressListener = (p: { files: number; totalFiles: number; bytes: number; totalBytes: number }) => void;
+
 /**
  * Counts files and bytes and logs them every `intervalMs` as `{progress:{label,done,total,unit}}`, which the
  * pretty logger renders as a bar on a TTY and which stays one JSON line per tick elsewhere.
@@ -16,6 +18,7 @@ export class Progress {
     private readonly totalFiles: number,
     private readonly totalBytes: number,
     intervalMs = 2000,
+    private readonly listener?: ProgressListener,
   ) {
     if (intervalMs > 0) {
       this.timer = setInterval(() => this.log(), intervalMs);
@@ -26,6 +29,7 @@ export class Progress {
   add(files: number, bytes: number): void {
     this.files += files;
     this.bytes += bytes;
+    this.listener?.({ files: this.files, totalFiles: this.totalFiles, bytes: this.bytes, totalBytes: this.totalBytes });
   }
 
   log(): void {

@@ -6,12 +6,14 @@ import { DataError, DataUnavailableError } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
 import { DEFAULT_ARCHIVE_LIMITS, extractArchive, type ArchiveLimits } from './archive.js';
 import { downloadObjects, type PlannedObject } from './download.js';
-import { createS3Client } from './env.js';
+import { createS3Client, s3RequestTimeoutMs } from './env.js';
+import { withDeadline } from './idle.js';
 import { quoteName, unsafePathReason } from './keys.js';
-import { listObjects, mapS3Error } from './list.js';
+import { mapS3Error } from './errors.js';
+import { listObjects } from './list.js';
 import { Manifest } from './manifest.js';
 import { createHttpReader, createSdkReader, s3Uri, type ObjectReader, type ReaderEngine } from './object-reader.js';
-import { Progress } from './progress.js';
+import { Progress, type ProgressListener } from './progress.js';
 import { withRetry } from './retry.js';
 import { parseDatasetUri, type ArchiveType } from './uri.js';
 
@@ -29,6 +31,8 @@ export interface StageOptions {
   progressIntervalMs?: number;
   /** `http` (signed GETs, default) or `sdk` (GetObject); also S3_DOWNLOAD_ENGINE. */
   engine?: ReaderEngine;
+  /** Called after each object (a cheap call: a listener that reports rate-limits itself). */
+  onProgress?: ProgressListener;
 }
 
 export interface StageResult {
@@ -110,9 +114,10 @@ export async function stageDataset(uri: string, opts: StageOptions): Promise<Sta
 
   const concurrency = defaultConcurrency(opts);
   const { reader, client } = await createReader(opts, source.bucket, concurrency);
+  const timeoutMs = s3RequestTimeoutMs(opts.env ?? process.env);
   try {
     if (source.kind === 's3-archive') {
-      const head = await withRetry(() => client.send(new HeadObjectCommand({ Bucket: source.bucket, Key: source.key }), { abortSignal: opts.signal }), {
+      const head = await withRetry(() => withDeadline(timeoutMs, uri, (abortSignal) => client.send(new HeadObjectCommand({ Bucket: source.bucket, Key: source.key }), { abortSignal }), opts.signal), {
         signal: opts.signal,
         attempts: 5,
       }).catch((err: unknown) => {
@@ -124,7 +129,7 @@ export async function stageDataset(uri: string, opts: StageOptions): Promise<Sta
       const archivesDir = join(stagingDir, 'archives');
       const manifest = await Manifest.open(join(stagingDir, `${slug}.manifest.jsonl`));
       const name = `${slug}.${source.archive}`;
-      const progress = new Progress(opts.logger, `downloading ${uri}`, 1, size, opts.progressIntervalMs);
+      const progress = new Progress(opts.logger, `downloading ${uri}`, 1, size, opts.progressIntervalMs, opts.onProgress);
       let fetched;
       try {
         fetched = await downloadObjects({
@@ -146,7 +151,7 @@ export async function stageDataset(uri: string, opts: StageOptions): Promise<Sta
     }
 
     // An S3 prefix.
-    const objects = await listObjects(client, source.bucket, source.prefix, { signal: opts.signal });
+    const objects = await listObjects(client, source.bucket, source.prefix, { signal: opts.signal, timeoutMs });
     const planned: PlannedObject[] = [];
     const problems: string[] = [];
     const dirs: string[] = [];
@@ -178,7 +183,8 @@ export async function stageDataset(uri: string, opts: StageOptions): Promise<Sta
     for (const d of dirs) await mkdir(join(destDir, d), { recursive: true });
     const totalBytes = planned.reduce((n, o) => n + o.size, 0);
     const manifest = await Manifest.open(join(stagingDir, `${slug}.manifest.jsonl`));
-    const progress = new Progress(opts.logger, `downloading ${uri}`, planned.length, totalBytes, opts.progressIntervalMs);
+    const progress = new Progress(opts.logger, `downloading ${uri}`, planned.length, totalBytes, opts.progressIntervalMs, opts.onProgress);
+    opts.onProgress?.({ files: 0, totalFiles: planned.length, bytes: 0, totalBytes });
     opts.logger.info({ objects: planned.length, bytes: totalBytes, concurrency }, `staging ${uri}`);
     let result;
     try {
