@@ -22,6 +22,7 @@ import { describeTrainer, schemaFor } from './describe.js';
 import { abortOnSignals } from './signals.js';
 import { writeTerminationLog } from './termination.js';
 import { CheckpointUploader } from './uploads.js';
+import { k8sManifestCommand, K8S_MANIFEST_COMMAND } from '../k8s/index.js';
 
 export interface RunIo {
   env?: NodeJS.ProcessEnv;
@@ -64,6 +65,16 @@ export async function runTrainerCli<C extends CommonConfig>(
     writeTerminationLog(env, { code: err.code, message: redact(err.message), exit_code: err.exitCode });
     return err.exitCode;
   };
+
+  if (argv[0] === K8S_MANIFEST_COMMAND) {
+    try {
+      const { output } = await k8sManifestCommand(argv.slice(1), { app: driver.name, version: driver.version, configSchema: driver.configSchema, env });
+      stdout.write(output);
+      return ExitCode.OK;
+    } catch (err) {
+      return fail(toTrainerError(err));
+    }
+  }
 
   let args: TrainerArgs;
   try {

@@ -7,3 +7,4 @@ export * from './s3-server.js';
 export * from './shapes-dataset.js';
 export * from './failure.js';
 export * from './driver-run.js';
+export * from './k8s-schemas.js';
