@@ -204,7 +204,9 @@ export function runtimeName(app: string): string {
  * plugin sets torchrun's PET_* variables in the `node` container; the trainer's ENTRYPOINT reads them and launches
  * torchrun itself (no `command` here), so progress, checkpoints and the exit code stay ours.
  */
-export function clusterTrainingRuntimeManifest(o: ManifestOptions): Obj {
+export function clusterTrainingRuntimeManifest(job: ManifestOptions): Obj {
+  // Shared by every TrainJob of the app: nothing job-specific (the Kueue queue is the TrainJob's label).
+  const o = { ...job, queue: undefined };
   const container = { name: KUBEFLOW_NODE, image: o.image, env: podEnv(o) };
   return {
     apiVersion: 'trainer.kubeflow.org/v1alpha1',
