@@ -9,3 +9,4 @@ export * from './mlflow/index.js';
 export * from './bridge/index.js';
 export * from './s3/index.js';
 export * from './convert/index.js';
+export * from './k8s/index.js';

@@ -22,3 +22,4 @@ export {
 export { devPython, managedPython, managedVenvDir, pythonFor, requirementsHash, venvHome } from './python-env.js';
 export { bridgeChildEnv } from './child-env.js';
 export { appRootOf, bridgeRuntimeDir } from './runtime-dir.js';
+export { torchrunPlan, deviceProcessCount, type TorchrunPlan } from './torchrun.js';

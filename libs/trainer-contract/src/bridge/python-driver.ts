@@ -14,6 +14,7 @@ import type { BridgeEvent, TrainEndBridgeEvent } from './events.js';
 import { pythonFor } from './python-env.js';
 import { runPythonBridge } from './run.js';
 import { bridgeRuntimeDir, bridgeScriptPath } from './runtime-dir.js';
+import { torchrunPlan } from './torchrun.js';
 
 export interface PythonFramework {
   /** As `--describe` names it (default: the module). */
@@ -170,7 +171,10 @@ export function createPythonBridgeDriver<C extends CommonConfig>(o: PythonBridge
             return;
         }
       };
+      const plan = torchrunPlan(ctx.config, env);
+      if (plan) ctx.logger.info({ nprocPerNode: plan.nprocPerNode }, `launching torchrun: ${plan.reason}`);
       const { trainEnd } = await runPythonBridge({
+        ...(plan ? { torchrun: plan.args, eventsPath: join(ctx.workDir, 'bridge-events.jsonl') } : {}),
         python: python(env),
         script,
         args: ['--spec', specPath],

@@ -1,4 +1,5 @@
 import { execa } from 'execa';
+import { writeFileSync } from 'node:fs';
 import type { Logger } from '../log/index.js';
 import {
   InterruptedError,
@@ -11,11 +12,16 @@ import {
 } from '../errors/index.js';
 import { parseBridgeLine, type BridgeEvent, type ErrorBridgeEvent, type TrainEndBridgeEvent } from './events.js';
 import { cleanLine, LineSplitter, Tail } from './lines.js';
+<<<<<<< HEAD
 import { oomKillCount } from './oom.js';
+=======
+import { tailFile } from './tail-file.js';
+>>>>>>> prod
 
 /** The exit code a bridge uses after a clean SIGTERM stop (128 + 15, what a shell reports too). */
 export const BRIDGE_INTERRUPTED_EXIT = 143;
 const TAIL_LINES = 40;
+<<<<<<< HEAD
 /**
  * Python's network failures (builtins, urllib, http.client, requests, urllib3, huggingface_hub). Before
  * train_start they come from fetching the model (a hub, a weights URL): MODEL_SOURCE_UNAVAILABLE, retriable.
@@ -40,6 +46,10 @@ const NETWORK_ERROR_TYPES = new Set([
   'NewConnectionError',
   'LocalEntryNotFoundError',
 ]);
+=======
+// torchrun's failure summary for a worker the kernel killed: "exitcode  : -9 (pid: 123)".
+const TORCHRUN_WORKER_KILLED = /exitcode\s*:\s*-9\b/;
+>>>>>>> prod
 const OOM_TEXT = /out of memory|OutOfMemoryError|\bMemoryError\b|Cannot allocate memory|std::bad_alloc/i;
 
 export interface RunPythonBridgeOptions {
@@ -56,11 +66,20 @@ export interface RunPythonBridgeOptions {
   /** Default 30 s: a checkpoint write of a large model can take that long. */
   killGraceMs?: number;
   /**
+<<<<<<< HEAD
    * The stall watchdog (config `stall_timeout_s`): when no event at all (heartbeat, epoch, checkpoint) arrives for
    * this long, the child is stopped (SIGTERM and SIGCONT, SIGKILL after `killGraceMs`) and the run fails STALLED.
    * Unset or 0: no watchdog.
    */
   stallTimeoutMs?: number;
+=======
+   * Run the script as `python -m torch.distributed.run <torchrun…> script`: in its own process group, so a stop
+   * reaches every rank (and a late SIGKILL every worker), with events read from `eventsPath`.
+   */
+  torchrun?: string[];
+  /** Read events from this file (TRAINER_EVENTS_PATH in the child) instead of fd 3; required with `torchrun`. */
+  eventsPath?: string;
+>>>>>>> prod
 }
 
 export interface PythonBridgeResult {
@@ -84,15 +103,20 @@ export async function runPythonBridge(opts: RunPythonBridgeOptions): Promise<Pyt
   let stalled: string | undefined;
   const oomBefore = oomKillCount(opts.env);
 
-  const child = execa(opts.python, ['-u', opts.script, ...opts.args], {
+  const group = opts.torchrun !== undefined;
+  const graceMs = opts.killGraceMs ?? 30_000;
+  if (opts.eventsPath) writeFileSync(opts.eventsPath, '');
+  const argv = group ? ['-m', 'torch.distributed.run', ...opts.torchrun!, opts.script, ...opts.args] : ['-u', opts.script, ...opts.args];
+  const child = execa(opts.python, argv, {
     cwd: opts.cwd,
-    env: { ...opts.env, PYTHONUNBUFFERED: '1' },
+    env: { ...opts.env, PYTHONUNBUFFERED: '1', ...(opts.eventsPath ? { TRAINER_EVENTS_PATH: opts.eventsPath } : {}) },
     extendEnv: false,
     stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
     buffer: false,
     reject: false,
     encoding: 'utf8',
-    forceKillAfterDelay: opts.killGraceMs ?? 30_000,
+    detached: group,
+    forceKillAfterDelay: group ? false : graceMs,
   });
 
   const forward = (stream: 'stdout' | 'stderr') =>
@@ -149,10 +173,25 @@ export async function runPythonBridge(opts: RunPythonBridgeOptions): Promise<Pyt
   const eventStream = child.stdio[3] as NodeJS.ReadableStream | undefined;
   eventStream?.setEncoding('utf8');
   eventStream?.on('data', (c: string) => fd3.push(c));
+  const eventFile = opts.eventsPath ? tailFile(opts.eventsPath, (c) => fd3.push(c)) : undefined;
 
+  // torchrun and its workers share one process group: the whole group gets the stop, and a late SIGKILL.
+  const signalGroup = (sig: NodeJS.Signals) => {
+    try {
+      if (child.pid) process.kill(-child.pid, sig);
+    } catch {
+      // The group is gone already.
+    }
+  };
+  let forceKill: NodeJS.Timeout | undefined;
   const onAbort = () => {
     logger.info('stopping the framework at its next safe point (SIGTERM)');
-    child.kill('SIGTERM');
+    if (!group) {
+      child.kill('SIGTERM');
+      return;
+    }
+    signalGroup('SIGTERM');
+    forceKill = setTimeout(() => signalGroup('SIGKILL'), graceMs);
   };
   signal.addEventListener('abort', onAbort, { once: true });
 
@@ -162,8 +201,15 @@ export async function runPythonBridge(opts: RunPythonBridgeOptions): Promise<Pyt
     result = await child;
   } finally {
     signal.removeEventListener('abort', onAbort);
+<<<<<<< HEAD
     clearTimeout(stallTimer);
+=======
+    if (forceKill) clearTimeout(forceKill);
+    // A worker that outlived torchrun (killed from outside) must not keep the pod alive.
+    if (group) signalGroup('SIGKILL');
+>>>>>>> prod
   }
+  await eventFile?.stop();
   out.end();
   err.end();
   fd3.end();
@@ -219,6 +265,7 @@ function outcomeError(o: Outcome): TrainerError {
     }
     return new TrainingFailedError(firstLine(text), { detail });
   }
+<<<<<<< HEAD
   if (o.killedBy === 'SIGKILL' || o.exitCode === 137) {
     const k = o.oomKills;
     if (k && k.after > k.before) {
@@ -226,6 +273,12 @@ function outcomeError(o: Outcome): TrainerError {
     }
     const why = k ? 'not by the OOM killer: the cgroup oom_kill count did not change' : 'the cgroup memory events are not readable, so an OOM kill cannot be told apart';
     return new TrainingFailedError(`the framework was killed by SIGKILL (${why})`, { detail: tailText });
+=======
+  if (o.killedBy === 'SIGKILL' || o.exitCode === 137 || TORCHRUN_WORKER_KILLED.test(tailText)) {
+    return new OutOfMemoryError('the framework was killed by SIGKILL (most likely the out-of-memory killer)', {
+      detail: tailText,
+    });
+>>>>>>> prod
   }
   if (OOM_TEXT.test(tailText)) {
     const line = [...o.tail].reverse().find((l) => OOM_TEXT.test(l)) ?? 'out of memory';

@@ -28,6 +28,13 @@ export const commonConfigShape = {
   device: z
     .union([z.string().regex(DEVICE, 'expected auto, cpu, mps, cuda:N, a GPU index like 0, or a list like 0,1'), z.number().int().min(0)])
     .default('auto'),
+  nproc_per_node: z
+    .number()
+    .int()
+    .min(1)
+    .max(64)
+    .optional()
+    .describe('training processes on this node, launched with torchrun (default: one per GPU listed in device; CPU runs use gloo)'),
   task: z.enum(TASKS as [string, ...string[]]).optional(),
   primary_metric: z.string().min(1).max(200).optional(),
   split_config: splitConfigSchema.optional(),

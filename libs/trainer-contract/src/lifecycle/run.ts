@@ -24,8 +24,12 @@ import { writeTerminationLog } from './termination.js';
 // The S3 error mapping alone, not the S3 index: the AWS SDK loads lazily (see resolveServices).
 import { mapS3Error } from '../s3/errors.js';
 import { CheckpointUploader } from './uploads.js';
+<<<<<<< HEAD
 import { EventRecord } from './event-record.js';
 import { PhaseProgress, phaseIntervalMs } from './phase-progress.js';
+=======
+import { k8sManifestCommand, K8S_MANIFEST_COMMAND } from '../k8s/index.js';
+>>>>>>> prod
 
 export interface RunIo {
   env?: NodeJS.ProcessEnv;
@@ -77,6 +81,16 @@ export async function runTrainerCli<C extends CommonConfig>(
     announce(err, logger);
     return err.exitCode;
   };
+
+  if (argv[0] === K8S_MANIFEST_COMMAND) {
+    try {
+      const { output } = await k8sManifestCommand(argv.slice(1), { app: driver.name, version: driver.version, configSchema: driver.configSchema, env });
+      stdout.write(output);
+      return ExitCode.OK;
+    } catch (err) {
+      return fail(toTrainerError(err));
+    }
+  }
 
   let args: TrainerArgs;
   try {

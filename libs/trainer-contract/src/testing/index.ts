@@ -8,3 +8,4 @@ export * from './shapes-dataset.js';
 export * from './failure.js';
 export * from './driver-run.js';
 export * from './s3-outage.js';
+export * from './k8s-schemas.js';

@@ -98,8 +98,11 @@ describe('trainer generator', () => {
     ]);
     expect(tree.read('apps/demo-fw/e2e/demo-fw.e2e.ts', 'utf-8')).toContain("from '@trainers/trainer-contract/testing'");
     const dockerfile = tree.read('docker/demo-fw.Dockerfile', 'utf-8')!;
-    expect(dockerfile).toContain('COPY apps/demo-fw/dist/ ./dist/');
-    expect(dockerfile).toContain('ENTRYPOINT ["node", "/app/dist/main.js"]');
+    expect(dockerfile).toContain('COPY --from=build /src/apps/demo-fw/dist/ ./dist/');
+    expect(dockerfile).toContain('npx nx build demo-fw ');
+    expect(dockerfile).toContain('ENTRYPOINT ["/app/entrypoint.sh"]');
+    // The same recipe as every app's (docker/ultralytics.Dockerfile), only the name differs; tools/deploy checks it.
+    expect(dockerfile).not.toContain('ultralytics');
   });
 
   it('takes the npm scope from the root package.json', async () => {
