@@ -12,16 +12,12 @@ import {
 } from '../errors/index.js';
 import { parseBridgeLine, type BridgeEvent, type ErrorBridgeEvent, type TrainEndBridgeEvent } from './events.js';
 import { cleanLine, LineSplitter, Tail } from './lines.js';
-<<<<<<< HEAD
 import { oomKillCount } from './oom.js';
-=======
 import { tailFile } from './tail-file.js';
->>>>>>> prod
 
 /** The exit code a bridge uses after a clean SIGTERM stop (128 + 15, what a shell reports too). */
 export const BRIDGE_INTERRUPTED_EXIT = 143;
 const TAIL_LINES = 40;
-<<<<<<< HEAD
 /**
  * Python's network failures (builtins, urllib, http.client, requests, urllib3, huggingface_hub). Before
  * train_start they come from fetching the model (a hub, a weights URL): MODEL_SOURCE_UNAVAILABLE, retriable.
@@ -46,10 +42,8 @@ const NETWORK_ERROR_TYPES = new Set([
   'NewConnectionError',
   'LocalEntryNotFoundError',
 ]);
-=======
 // torchrun's failure summary for a worker the kernel killed: "exitcode  : -9 (pid: 123)".
 const TORCHRUN_WORKER_KILLED = /exitcode\s*:\s*-9\b/;
->>>>>>> prod
 const OOM_TEXT = /out of memory|OutOfMemoryError|\bMemoryError\b|Cannot allocate memory|std::bad_alloc/i;
 
 export interface RunPythonBridgeOptions {
@@ -66,20 +60,18 @@ export interface RunPythonBridgeOptions {
   /** Default 30 s: a checkpoint write of a large model can take that long. */
   killGraceMs?: number;
   /**
-<<<<<<< HEAD
    * The stall watchdog (config `stall_timeout_s`): when no event at all (heartbeat, epoch, checkpoint) arrives for
    * this long, the child is stopped (SIGTERM and SIGCONT, SIGKILL after `killGraceMs`) and the run fails STALLED.
    * Unset or 0: no watchdog.
    */
   stallTimeoutMs?: number;
-=======
+  /**
    * Run the script as `python -m torch.distributed.run <torchrun…> script`: in its own process group, so a stop
    * reaches every rank (and a late SIGKILL every worker), with events read from `eventsPath`.
    */
   torchrun?: string[];
   /** Read events from this file (TRAINER_EVENTS_PATH in the child) instead of fd 3; required with `torchrun`. */
   eventsPath?: string;
->>>>>>> prod
 }
 
 export interface PythonBridgeResult {
@@ -138,6 +130,12 @@ export async function runPythonBridge(opts: RunPythonBridgeOptions): Promise<Pyt
     const seconds = Math.round(opts.stallTimeoutMs! / 100) / 10;
     stalled = `no heartbeat or epoch from the framework for ${seconds} s (stall_timeout_s); stopped it`;
     logger.error({ stallTimeoutS: seconds }, `the framework stalled: ${stalled}`);
+    if (group) {
+      signalGroup('SIGTERM');
+      signalGroup('SIGCONT');
+      forceKill = setTimeout(() => signalGroup('SIGKILL'), graceMs);
+      return;
+    }
     child.kill('SIGTERM');
     // A stopped process (SIGSTOP, a debugger) only acts on SIGTERM once continued; SIGKILL follows regardless.
     if (child.pid) {
@@ -201,13 +199,10 @@ export async function runPythonBridge(opts: RunPythonBridgeOptions): Promise<Pyt
     result = await child;
   } finally {
     signal.removeEventListener('abort', onAbort);
-<<<<<<< HEAD
     clearTimeout(stallTimer);
-=======
     if (forceKill) clearTimeout(forceKill);
     // A worker that outlived torchrun (killed from outside) must not keep the pod alive.
     if (group) signalGroup('SIGKILL');
->>>>>>> prod
   }
   await eventFile?.stop();
   out.end();
@@ -265,20 +260,13 @@ function outcomeError(o: Outcome): TrainerError {
     }
     return new TrainingFailedError(firstLine(text), { detail });
   }
-<<<<<<< HEAD
-  if (o.killedBy === 'SIGKILL' || o.exitCode === 137) {
+  if (o.killedBy === 'SIGKILL' || o.exitCode === 137 || TORCHRUN_WORKER_KILLED.test(tailText)) {
     const k = o.oomKills;
     if (k && k.after > k.before) {
       return new OutOfMemoryError(`out of memory: the kernel's OOM killer killed the framework (cgroup oom_kill ${k.before} → ${k.after})`, { detail: tailText });
     }
     const why = k ? 'not by the OOM killer: the cgroup oom_kill count did not change' : 'the cgroup memory events are not readable, so an OOM kill cannot be told apart';
     return new TrainingFailedError(`the framework was killed by SIGKILL (${why})`, { detail: tailText });
-=======
-  if (o.killedBy === 'SIGKILL' || o.exitCode === 137 || TORCHRUN_WORKER_KILLED.test(tailText)) {
-    return new OutOfMemoryError('the framework was killed by SIGKILL (most likely the out-of-memory killer)', {
-      detail: tailText,
-    });
->>>>>>> prod
   }
   if (OOM_TEXT.test(tailText)) {
     const line = [...o.tail].reverse().find((l) => OOM_TEXT.test(l)) ?? 'out of memory';

@@ -24,12 +24,9 @@ import { writeTerminationLog } from './termination.js';
 // The S3 error mapping alone, not the S3 index: the AWS SDK loads lazily (see resolveServices).
 import { mapS3Error } from '../s3/errors.js';
 import { CheckpointUploader } from './uploads.js';
-<<<<<<< HEAD
 import { EventRecord } from './event-record.js';
 import { PhaseProgress, phaseIntervalMs } from './phase-progress.js';
-=======
 import { k8sManifestCommand, K8S_MANIFEST_COMMAND } from '../k8s/index.js';
->>>>>>> prod
 
 export interface RunIo {
   env?: NodeJS.ProcessEnv;
