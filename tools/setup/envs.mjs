@@ -60,11 +60,3 @@ export function listEnvironments(env = process.env) {
   if (existsSync(DEV_REQUIREMENTS)) files.push(DEV_REQUIREMENTS);
   return files.map((f) => environmentFor(f, env));
 }
-
-/** The interpreter to use for a label: its override variable, else the complete managed venv, else undefined. */
-function pythonFor(label, env = process.env) {
-  const e = listEnvironments(env).find((x) => x.label === label);
-  if (!e) return undefined;
-  if (env[e.override]) return env[e.override];
-  return e.complete ? e.python : undefined;
-}
