@@ -135,8 +135,9 @@ function generate(dir, { images = 20000, annotations = 200000, polygons = false,
     for (let k = 0; k < annotations; k++) {
       const im = annotated[Math.floor(rand() * annotated.length)];
       const W = im.width, H = im.height;
-      let w = r2(10 + rand() * W * 0.4), h = r2(10 + rand() * H * 0.4);
-      let x = r2(rand() * (W - w)), y = r2(rand() * (H - h));
+      const w = r2(10 + rand() * W * 0.4), h = r2(10 + rand() * H * 0.4);
+      let x = r2(rand() * (W - w));
+      const y = r2(rand() * (H - h));
       if (rand() < 0.03) { x = r2(W - w * 0.5); }
       const crowd = rand() < 0.02 ? 1 : 0;
       let seg = '[]';

@@ -30,7 +30,9 @@ for (const area of areas) {
       if (line.startsWith('{"bench"')) {
         try {
           summary.push(JSON.parse(line));
-        } catch {}
+        } catch {
+          // not a summary line after all: the area's own output, already shown
+        }
       }
     }
   });
@@ -38,7 +40,9 @@ for (const area of areas) {
   if (last.startsWith('{"bench"')) {
     try {
       summary.push(JSON.parse(last));
-    } catch {}
+    } catch {
+      // not a summary line after all: the area's own output, already shown
+    }
   }
   console.log(`=== ${area}: exit ${code}, ${((Date.now() - started) / 1000).toFixed(1)} s ===`);
 }

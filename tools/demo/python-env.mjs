@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { setup, explain } from '../setup/setup.mjs';
 
 export const root = new URL('../..', import.meta.url).pathname.replace(/\/$/, '');
-export const fakeUltralytics = join(root, 'apps', 'ultralytics', 'e2e', 'fake_ultralytics');
+const fakeUltralytics = join(root, 'apps', 'ultralytics', 'e2e', 'fake_ultralytics');
 
 export function build() {
   const r = spawnSync('npx', ['nx', 'run-many', '-t', 'build', '--output-style=static'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });

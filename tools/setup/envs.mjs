@@ -8,20 +8,20 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 
-export const root = resolve(new URL('../..', import.meta.url).pathname);
-export const DEV_REQUIREMENTS = join(root, 'tools', 'python', 'requirements.txt');
+const root = resolve(new URL('../..', import.meta.url).pathname);
+const DEV_REQUIREMENTS = join(root, 'tools', 'python', 'requirements.txt');
 
 export function venvHome(env = process.env) {
   return env.TRAINERS_VENV_HOME ? resolve(env.TRAINERS_VENV_HOME) : join(homedir(), '.cache', 'trainers', 'venvs');
 }
 
 /** First 16 hex chars of sha256 over the bytes, CRLF read as LF (a Windows checkout names the same venv). */
-export function requirementsHash(bytes) {
+function requirementsHash(bytes) {
   const normalised = Buffer.from(Buffer.from(bytes).toString('latin1').replace(/\r\n/g, '\n'), 'latin1');
   return createHash('sha256').update(normalised).digest('hex').slice(0, 16);
 }
 
-export function labelOf(requirementsFile) {
+function labelOf(requirementsFile) {
   const file = resolve(requirementsFile);
   return file === DEV_REQUIREMENTS ? 'dev' : basename(dirname(file));
 }
@@ -31,7 +31,7 @@ function importChecks(text) {
   return [...text.matchAll(/^#\s*import:\s*([\w., ]+)$/gm)].flatMap((m) => m[1].split(',').map((s) => s.trim()).filter(Boolean));
 }
 
-export function environmentFor(requirementsFile, env = process.env) {
+function environmentFor(requirementsFile, env = process.env) {
   const requirements = resolve(requirementsFile);
   const bytes = readFileSync(requirements);
   const label = labelOf(requirements);
@@ -59,12 +59,4 @@ export function listEnvironments(env = process.env) {
     .sort();
   if (existsSync(DEV_REQUIREMENTS)) files.push(DEV_REQUIREMENTS);
   return files.map((f) => environmentFor(f, env));
-}
-
-/** The interpreter to use for a label: its override variable, else the complete managed venv, else undefined. */
-export function pythonFor(label, env = process.env) {
-  const e = listEnvironments(env).find((x) => x.label === label);
-  if (!e) return undefined;
-  if (env[e.override]) return env[e.override];
-  return e.complete ? e.python : undefined;
 }

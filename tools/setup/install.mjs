@@ -62,7 +62,7 @@ function safeRead(file) {
 }
 
 /** The interpreter venvs are made from: TRAINERS_BASE_PYTHON, else python3 on PATH. */
-export function basePython(env = process.env) {
+function basePython(env = process.env) {
   const python = env.TRAINERS_BASE_PYTHON || 'python3';
   const r = spawnSync(python, ['-c', 'import sys, venv; print("%d.%d.%d" % sys.version_info[:3])'], { encoding: 'utf8', env });
   if (r.error || r.status !== 0) {

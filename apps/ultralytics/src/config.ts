@@ -8,7 +8,7 @@ const gain = (def: number, what: string) => z.number().min(0).max(1000).default(
  * Ultralytics 8.3 training arguments (cfg/default.yaml), with its own types, ranges and defaults.
  * Keys Ultralytics removed (e.g. `label_smoothing`) are absent on purpose: Ultralytics rejects them.
  */
-export const ultralyticsConfigShape = {
+const ultralyticsConfigShape = {
   // Common keys with Ultralytics' own meaning: AutoBatch, and its 640 default.
   batch: z
     .union([z.number().int().min(1).max(65_536), z.literal(-1), z.number().gt(0).lt(1)])
@@ -87,7 +87,7 @@ export const ultralyticsConfigShape = {
 };
 
 /** Ultralytics arguments the trainer sets itself; a config that names one is refused with the reason. */
-export const ULTRALYTICS_OWNED_KEYS: Record<string, string> = {
+const ULTRALYTICS_OWNED_KEYS: Record<string, string> = {
   data: 'the trainer points Ultralytics at the dataset it staged from --dataset-s3-uri',
   project: 'the trainer chooses the run directory inside WORK_DIR',
   name: 'the trainer chooses the run directory inside WORK_DIR',

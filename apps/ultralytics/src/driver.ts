@@ -1,17 +1,14 @@
 import { mkdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { appRootOf, createPythonBridgeDriver, pythonFor as interpreterFor, type PythonBridgeDriver, type PythonBridgeDriverSettings } from '@trainers/trainer-contract';
+import { appRootOf, createPythonBridgeDriver, type PythonBridgeDriver, type PythonBridgeDriverSettings } from '@trainers/trainer-contract';
 import { toUltralyticsArgs, ultralyticsConfigSchema, type UltralyticsConfig } from './config.js';
 import { canonicalMetricNames, canonicalMetrics, defaultPrimaryMetric } from './metrics.js';
 import { checkModelAvailable, resolveModel, resolveTaskFor } from './model.js';
 
-export const DRIVER_VERSION = '0.1.0';
+const DRIVER_VERSION = '0.1.0';
 const APP_ROOT = appRootOf(import.meta.url);
 /** The range requirements.txt pins; others may work but were not tested. */
 export const TESTED_ULTRALYTICS = { range: '>=8.4.0,<8.5', pinned: '8.4.190' } as const;
-
-/** The interpreter the trainer runs (TRAINER_PYTHON, the managed venv for requirements.txt, python3). */
-export const pythonFor = (env: NodeJS.ProcessEnv, appRoot = APP_ROOT) => interpreterFor(env, join(appRoot, 'requirements.txt'));
 
 export function createUltralyticsDriver(options: PythonBridgeDriverSettings = {}): PythonBridgeDriver<UltralyticsConfig> {
   return createPythonBridgeDriver<UltralyticsConfig>({

@@ -5,7 +5,7 @@ const HEAD_SUFFIX: Record<string, string> = { B: '', M: '(M)', P: '(P)' };
 const STATS = ['precision', 'recall', 'mAP50', 'mAP50-95'] as const;
 const HEADS: Record<Task, string[]> = { detect: ['B'], obb: ['B'], segment: ['B', 'M'], pose: ['B', 'P'], classify: [] };
 
-export const DEFAULT_PRIMARY_METRIC: Record<Task, string> = {
+const DEFAULT_PRIMARY_METRIC: Record<Task, string> = {
   detect: 'mAP50-95',
   obb: 'mAP50-95',
   segment: 'mAP50-95(M)',

@@ -2,7 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import { basename, isAbsolute, resolve } from 'node:path';
 import { ConfigError, ModelUnavailableError, readModelName, type Task } from '@trainers/trainer-contract';
 
-export type ModelKind = 'release' | 'yaml' | 'local' | 's3';
+type ModelKind = 'release' | 'yaml' | 'local' | 's3';
 
 export interface ModelRef {
   kind: ModelKind;
@@ -34,7 +34,7 @@ const SUFFIX_TASK: [string, Task][] = [
 ];
 
 /** The task a model name implies (Ultralytics reads the same suffixes). */
-export function taskFromName(name: string): Task | undefined {
+function taskFromName(name: string): Task | undefined {
   const stem = basename(name).replace(/\.(pt|ya?ml)$/i, '');
   for (const [suffix, task] of SUFFIX_TASK) if (stem.includes(suffix)) return task;
   return undefined;

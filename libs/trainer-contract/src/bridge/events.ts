@@ -3,14 +3,14 @@ import { z } from 'zod';
 /** Numbers only: the Python side drops NaN/inf, which JSON cannot carry. */
 const numberRecord = z.record(z.string(), z.number());
 
-export const trainStartEventSchema = z.object({
+const trainStartEventSchema = z.object({
   event: z.literal('train_start'),
   epochs: z.number().int().min(0),
   start_epoch: z.number().int().min(0),
   save_dir: z.string(),
 });
 
-export const epochEndEventSchema = z.object({
+const epochEndEventSchema = z.object({
   event: z.literal('epoch_end'),
   /** 1-based. */
   epoch: z.number().int().min(1),
@@ -21,14 +21,14 @@ export const epochEndEventSchema = z.object({
   epoch_time: z.number().nullable().optional(),
 });
 
-export const checkpointEventSchema = z.object({
+const checkpointEventSchema = z.object({
   event: z.literal('checkpoint'),
   kind: z.enum(['last', 'best']),
   path: z.string().min(1),
   epoch: z.number().int().min(0),
 });
 
-export const trainEndEventSchema = z.object({
+const trainEndEventSchema = z.object({
   event: z.literal('train_end'),
   best_epoch: z.number().int().min(0),
   final_metrics: numberRecord,
@@ -39,12 +39,12 @@ export const trainEndEventSchema = z.object({
 });
 
 /** A liveness signal from inside an epoch (throttled by the runtime), for the stall watchdog. */
-export const heartbeatEventSchema = z.object({
+const heartbeatEventSchema = z.object({
   event: z.literal('heartbeat'),
   step: z.number().int().min(0),
 });
 
-export const errorEventSchema = z.object({
+const errorEventSchema = z.object({
   event: z.literal('error'),
   type: z.string(),
   message: z.string(),

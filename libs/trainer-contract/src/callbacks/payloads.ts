@@ -4,14 +4,14 @@ import { CALLBACK_ERROR_CODES } from '../errors/index.js';
 /**
  * The seed sends `job_id` as a number (`"job_id": 123`); ids that are not plain integers are sent as strings.
  */
-export const jobIdSchema = z.union([z.number().int().nonnegative(), z.string().min(1)]);
+const jobIdSchema = z.union([z.number().int().nonnegative(), z.string().min(1)]);
 export function jobIdForPayload(jobId: string): number | string {
   return /^(0|[1-9]\d{0,14})$/.test(jobId) ? Number(jobId) : jobId;
 }
 
 const finite = z.number().refine(Number.isFinite, 'must be a finite number');
 
-export const progressMetricsSchema = z
+const progressMetricsSchema = z
   .object({ extra_metrics: z.record(z.string(), z.number().nullable()).default({}) })
   .catchall(z.union([finite.nullable(), z.record(z.string(), z.number().nullable())]));
 

@@ -5,7 +5,6 @@ import { closest } from './suggest.js';
 import { splitConfigSchema } from '../convert/index.js';
 
 export { splitConfigSchema };
-export type SplitConfig = z.output<typeof splitConfigSchema>;
 
 const DEVICE = /^(auto|cpu|mps|cuda(:\d+)?|\d+(,\d+)*)$/;
 

@@ -46,7 +46,7 @@ export async function getObject(client: S3Client, bucket: string, key: string): 
   return Buffer.from(await res.Body!.transformToByteArray());
 }
 
-export const DATASET_BUCKET = 'datasets';
+const DATASET_BUCKET = 'datasets';
 /** The shapes generator's categories, by id: what classes.json must map the class indices to. */
 export const SHAPES_CLASSES = [
   { id: 1, name: 'square' },

@@ -25,7 +25,7 @@ export interface RunDirs {
   inputs: string;
 }
 
-export interface RunControl {
+interface RunControl {
   pid: number;
   receiver: PolicyReceiver;
   exited(): boolean;

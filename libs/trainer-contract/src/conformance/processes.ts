@@ -44,7 +44,7 @@ export function isAlive(pid: number): boolean {
   }
 }
 
-export interface Exited {
+interface Exited {
   code: number | null;
   signal: NodeJS.Signals | null;
   stdout: string;

@@ -19,7 +19,7 @@ export interface ReceivedRequest {
   at: number;
 }
 
-export type Answer = { status: number; headers?: Record<string, string> };
+type Answer = { status: number; headers?: Record<string, string> };
 /** Decides the answer to each request from what it is and how often its webhook-id was seen; default 200. */
 export type AnswerPolicy = (req: Omit<ReceivedRequest, 'status'>) => Answer | undefined;
 

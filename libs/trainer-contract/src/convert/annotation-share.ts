@@ -153,7 +153,7 @@ export async function convertAnnotations(a: {
       }
     }
   } catch (err) {
-    await Promise.all(shares.map((sh) => sh?.cancel()));
+    await Promise.all(shares.filter((sh) => sh !== undefined).map((sh) => sh.cancel()));
     throw err;
   }
   return { listed, threads };

@@ -165,7 +165,7 @@ function pickBy(ks: number[], split: SplitName[], from: SplitName, score: (k: nu
   return best;
 }
 
-export function safeFolder(name: string): string {
+function safeFolder(name: string): string {
   let f = name.replace(/[/\\\0\r\n\t]/g, '_').trim();
   if (f === '' || f === '.' || f === '..') f = `_${f.replace(/\./g, '_')}`;
   return f.length > 200 ? f.slice(0, 200) : f;

@@ -114,7 +114,7 @@ export async function writeLabelDataset(
       report.repair('image_path_relinked', () => `${where('images', img, images.ids[img])}: ${rel}`);
     }
     if (!labelPath) {
-      const safe = `${img}_${rel.slice(rel.lastIndexOf('/') + 1).replace(/[^\w.\-]+/g, '_')}`;
+      const safe = `${img}_${rel.slice(rel.lastIndexOf('/') + 1).replace(/[^\w.-]+/g, '_')}`;
       imagePath = inside(splitRoot[s]!, 'relinked/images/' + safe);
       labelPath = inside(splitRoot[s]!, 'relinked/labels/' + stripExtension(safe) + '.txt');
       writer.link(join(ds.imagesDir, rel), imagePath);

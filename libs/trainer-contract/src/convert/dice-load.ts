@@ -22,7 +22,7 @@ export interface LoadedDataset {
   problems: string[];
 }
 
-export interface CategoryInfo {
+interface CategoryInfo {
   id: number;
   name: string;
   supercategory?: string;
@@ -31,7 +31,7 @@ export interface CategoryInfo {
   flipIdx?: number[];
 }
 
-export interface ImageTable {
+interface ImageTable {
   count: number;
   ids: (number | string)[];
   rel: string[];
@@ -119,8 +119,6 @@ async function* elements(file: JsonFile, section: ArraySection): AsyncGenerator<
     for (let i = 0; i < items.length; i++) yield [items[i], batch.firstIndex + i];
   }
 }
-
-export { elements as sectionElements };
 
 /** `images`, `train2017`, `images/train2017`: the folder as messages name it, relative to the dataset. */
 function relativeLabel(inputDir: string, dir: string): string {

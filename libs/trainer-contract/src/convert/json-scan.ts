@@ -79,7 +79,7 @@ function describeByte(c: number): string {
 }
 
 /** Incremental structural scanner: feed it chunks in order, then call finish(). */
-export class JsonStructureScanner {
+class JsonStructureScanner {
   private phase = Phase.Start;
   private depth = 0;
   private inString = false;
@@ -427,7 +427,7 @@ export class JsonFile {
   }
 }
 
-export function oneLine(text: string, max = 160): string {
+function oneLine(text: string, max = 160): string {
   const flat = text.replace(/\s+/g, ' ').trim();
   return flat.length > max ? flat.slice(0, max - 1) + '…' : flat;
 }

@@ -54,6 +54,7 @@ export function normalizeRelPath(name: string): { rel: string } | { error: strin
  * last `/images/` of the path, which must then be ours, and a `.txt` list cannot hold line breaks.
  */
 export function listableInPlace(rel: string): boolean {
+  // eslint-disable-next-line no-control-regex -- these separators are exactly what a line-based list cannot hold
   if (/[\r\n\u2028\u2029\u0085\v\f\x1c-\x1e]/.test(rel)) return false;
   if (rel !== rel.trim()) return false;
   return !rel.split('/').includes('images');

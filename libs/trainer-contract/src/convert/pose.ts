@@ -75,7 +75,7 @@ function mirrorName(name: string): string | undefined {
   return undefined;
 }
 
-export function flipFromNames(names: readonly string[]): number[] | null {
+function flipFromNames(names: readonly string[]): number[] | null {
   const at = new Map(names.map((n, i) => [n, i]));
   let pairs = 0;
   const flip = names.map((n, i) => {

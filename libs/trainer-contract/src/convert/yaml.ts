@@ -4,7 +4,7 @@ import type { ClassEntry, SplitName } from './types.js';
 import type { PoseShape } from './pose.js';
 
 /** A YAML scalar that YAML and Ultralytics read back as the same string: JSON's double-quoted form is valid YAML. */
-export function q(s: string): string {
+function q(s: string): string {
   return JSON.stringify(s);
 }
 

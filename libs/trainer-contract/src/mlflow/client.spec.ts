@@ -45,8 +45,9 @@ async function newRun(c: MlflowClient): Promise<string> {
 }
 
 /** Every log-batch body the server received, parsed. */
-function batches(): Array<{ run_id: string; metrics?: any[]; params?: any[]; tags?: any[]; bytes: number }> {
-  return srv.requestsTo('runs/log-batch').map((r) => ({ ...(r.json as object), bytes: r.bodyBytes }) as any);
+type Sent = Array<Record<string, unknown>>;
+function batches(): Array<{ run_id: string; metrics?: Sent; params?: Sent; tags?: Sent; bytes: number }> {
+  return srv.requestsTo('runs/log-batch').map((r) => ({ ...(r.json as { run_id: string; metrics?: Sent; params?: Sent; tags?: Sent }), bytes: r.bodyBytes }));
 }
 
 describe('MlflowClient experiments', () => {
@@ -101,7 +102,7 @@ describe('MlflowClient runs', () => {
       userId: 'alice',
       tags: { 'mlflow.source.name': 'ultralytics', 'mlflow.source.type': 'JOB', 'mlflow.user': 'alice' },
     });
-    const body = srv.requestsTo('runs/create')[0]!.json as any;
+    const body = srv.requestsTo('runs/create')[0]!.json as Record<string, unknown>;
     expect(body).toMatchObject({ experiment_id: exp.experiment_id, run_name: 'job-7', user_id: 'alice' });
     const stored = await real.read.run(run.info.run_id);
     expect(stored.info).toMatchObject({ run_name: 'job-7', user_id: 'alice', status: 'RUNNING', lifecycle_stage: 'active' });

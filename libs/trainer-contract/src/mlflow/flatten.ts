@@ -1,6 +1,6 @@
 /** Keys whose values are secrets whatever they look like (a config's `api_key`, `callback_token`, …). */
 const SECRET_KEY = /(passw(or)?d|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credential|authorization)/i;
-export const MASKED = '***';
+const MASKED = '***';
 
 /**
  * Flattens nested objects into dotted keys (`optimizer.lr`), the way MLflow params are read. Arrays and other

@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
  */
 
 /** `full`: uniform in [0, ceiling] (S3's advice for many clients); `equal`: in [ceiling/2, ceiling]; `none`: the ceiling. */
-export type Jitter = 'full' | 'equal' | 'none';
+type Jitter = 'full' | 'equal' | 'none';
 
 export interface Backoff {
   /** The ceiling of the first retry's wait; it doubles with each further retry. */

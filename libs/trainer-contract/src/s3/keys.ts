@@ -6,6 +6,7 @@
  */
 export function unsafePathReason(rel: string): string | undefined {
   if (rel.length === 0) return 'empty path';
+  // eslint-disable-next-line no-control-regex -- rejecting control characters in keys is the point
   if (/[\0-\x1f\x7f]/.test(rel)) return 'control character';
   if (rel.includes('\\')) return 'backslash';
   if (rel.startsWith('/')) return 'absolute path';

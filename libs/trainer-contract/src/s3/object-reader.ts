@@ -68,7 +68,7 @@ export async function createHttpReader(opts: ReaderOptions): Promise<ObjectReade
   const { client, bucket } = opts;
   const s3env = readS3Env(opts.env ?? process.env);
   const region = await client.config.region();
-  const endpoint = await client.config.endpointProvider({
+  const endpoint = client.config.endpointProvider({
     Bucket: bucket,
     Region: region,
     UseFIPS: false,

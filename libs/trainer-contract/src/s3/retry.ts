@@ -36,7 +36,7 @@ const TRANSIENT_S3_NAMES = new Set([
   'TimeoutError',
 ]);
 
-export function isTransient(err: unknown): boolean {
+function isTransient(err: unknown): boolean {
   if (err instanceof TransientError) return true;
   if (err instanceof TrainerError) return false;
   if (!err || typeof err !== 'object') return false;
@@ -69,10 +69,6 @@ export function withRetry<T>(fn: (attempt: number) => Promise<T>, opts: RetryOpt
     onAbort: () => new InterruptedError(),
     ...(opts.onRetry ? { onRetry: opts.onRetry } : {}),
   });
-}
-
-export function throwIfAborted(signal?: AbortSignal): void {
-  if (signal?.aborted) throw new InterruptedError();
 }
 
 /** A short description of an error for a one-line message, without stack or request details. */

@@ -33,6 +33,7 @@ export interface StoredRun {
 
 export interface MlflowReader {
   /** GET or POST a REST endpoint (`runs/get`, …) and return status + parsed JSON. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any MLflow REST reply; tests drill into it by field
   call(method: 'GET' | 'POST', endpoint: string, body?: Record<string, unknown>): Promise<{ status: number; json: any; text: string; type: string | null }>;
   experimentId(name: string): Promise<string | undefined>;
   /** Runs named `runName` (in one experiment, or in any), newest first. */

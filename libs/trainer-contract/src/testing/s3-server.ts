@@ -56,7 +56,8 @@ function patchDes(): void {
 /** A real s3rver on a random loopback port with a temp directory, buckets created. */
 export async function startS3Server(opts: { buckets?: string[]; directory?: string } = {}): Promise<S3TestServer> {
   patchDes();
-  const S3rver = createRequire(import.meta.url)('s3rver') as S3rverCtor;
+  const require = createRequire(import.meta.url);
+  const S3rver = require('s3rver') as S3rverCtor;
   const directory = opts.directory ?? (await mkdtemp(join(tmpdir(), 's3rver-')));
   const server = new S3rver({
     port: 0,

@@ -154,7 +154,7 @@ describe('install callback', () => {
     const tree = workspace();
     const callback = await trainerGenerator(tree, { name: 'demo-fw', skipFormat: true, skipInstall: true });
     expect(typeof callback).toBe('function');
-    callback();
+    await callback();
     expect(tree.exists('package-lock.json')).toBe(false);
   });
 
@@ -176,7 +176,7 @@ describe('install callback', () => {
     const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
     Object.assign(process.env, env, { NX_GENERATE_QUIET: 'true' });
     try {
-      callback();
+      await callback();
     } finally {
       for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k];
       else process.env[k] = v;

@@ -102,5 +102,3 @@ function addRootReference(tree: Tree, projectRoot: string): void {
   }
   updateJson<{ references?: { path: string }[] }>(tree, 'tsconfig.json', (json) => ({ ...json, references: [...(json.references ?? []), { path: refPath }] }));
 }
-
-export default trainerGenerator;
