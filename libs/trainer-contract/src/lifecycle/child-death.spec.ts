@@ -81,10 +81,7 @@ describe('no trained epoch lost when the Python child dies or hangs (real child,
       tasks: ['detect'],
       resolveTask: () => 'detect',
       datasetFormat: 'coco',
-      canonicalMetrics: (_t, raw): Record<string, number> => {
-        const loss = raw['raw/loss'];
-        return loss !== undefined ? { loss } : {};
-      },
+      canonicalMetrics: (_t, raw): Record<string, number> => (raw['raw/loss'] !== undefined ? { loss: raw['raw/loss'] } : {}),
       metricNames: () => ['loss', 'mAP50-95'],
       defaultPrimaryMetric: () => 'loss',
       buildSpec: (ctx) => ({ epochs: ctx.config.epochs, die_at: dieAt, how }),
