@@ -23,6 +23,7 @@ import { abortOnSignals } from './signals.js';
 import { writeTerminationLog } from './termination.js';
 import { CheckpointUploader } from './uploads.js';
 import { k8sManifestCommand, K8S_MANIFEST_COMMAND } from '../k8s/index.js';
+import { createKubeflowStatusReporter, type KubeflowStatusReporter } from '../kubeflow/index.js';
 
 export interface RunIo {
   env?: NodeJS.ProcessEnv;
@@ -122,6 +123,7 @@ class Job<C extends CommonConfig> {
   private lastEpoch = 0;
   private totalEpochs = 0;
   private lastCheckpoint?: { path: string; epoch: number };
+  private kubeflow?: KubeflowStatusReporter;
 
   constructor(
     private readonly driver: TrainerDriver<C>,
@@ -136,6 +138,7 @@ class Job<C extends CommonConfig> {
     const { args, env, logger } = this;
     const signals = this.io.handleSignals === false ? undefined : abortOnSignals((sig) => logger.warn({ signal: sig }, `received ${sig}: stopping at the next safe point`));
     const signal = anySignal([signals?.signal, this.io.signal]);
+    this.kubeflow = createKubeflowStatusReporter(env, logger);
     try {
       if (!JOB_ID.test(args.jobId)) {
         throw new ConfigError(`--job-id: "${args.jobId}" must be 1-128 characters of letters, digits, '.', '_' or '-', starting with a letter or digit`);
@@ -245,6 +248,7 @@ class Job<C extends CommonConfig> {
       `epoch ${event.epoch}/${event.totalEpochs}`,
     );
     this.tracker?.logMetrics(event.epoch, { ...event.rawMetrics, ...event.metrics, ...(event.lr ?? {}) });
+    this.kubeflow?.report({ epoch: event.epoch, totalEpochs: event.totalEpochs, metrics: event.metrics, ...(event.epochTime !== undefined ? { epochSeconds: event.epochTime } : {}) });
     if (event.epoch % interval === 0 || event.epoch >= event.totalEpochs) {
       this.callbacks.progress({
         job_id: jobIdForPayload(this.args.jobId),
@@ -265,6 +269,7 @@ class Job<C extends CommonConfig> {
     const uploader = this.uploader!;
     const tracker = this.tracker!;
     await uploader.drain();
+    await this.kubeflow?.drain();
     let best: { uri: string };
     try {
       best = await store.upload(result.bestCheckpoint, 'best.pt');
