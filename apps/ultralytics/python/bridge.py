@@ -264,7 +264,11 @@ def train(ctx):
     hooks = Hooks(ctx)
     hooks.register(model)
     ctx.raise_if_stopped()
+    # Under our torchrun (LOCAL_RANK set) Ultralytics trains DDP in this process; only rank 0 writes the results and
+    # reports, so the other ranks are done here.
     model.train(**kwargs)
+    if not ctx.is_rank0:
+        return
 
     trainer = model.trainer
     save_dir = Path(trainer.save_dir)

@@ -10,3 +10,4 @@ export * from './bridge/index.js';
 export * from './s3/index.js';
 export * from './convert/index.js';
 export * from './k8s/index.js';
+export * from './kubeflow/index.js';

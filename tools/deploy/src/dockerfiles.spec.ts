@@ -94,7 +94,7 @@ describe.each(apps.map((a) => [a.name] as const))('docker/%s.Dockerfile', (name)
     }
   });
 
-  it('is the generator\'s recipe with this app\'s name', () => {
+  it('is the generator\'s recipe with this app\'s name (npm run docker:files rewrites it)', () => {
     const template = readFileSync(join(ROOT, 'tools/trainer-plugin/src/generators/trainer/files/docker/__name__.Dockerfile__tmpl__'), 'utf8');
     expect(text).toBe(template.replaceAll('<%= name %>', name));
   });

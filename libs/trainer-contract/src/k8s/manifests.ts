@@ -207,7 +207,12 @@ export function runtimeName(app: string): string {
 export function clusterTrainingRuntimeManifest(job: ManifestOptions): Obj {
   // Shared by every TrainJob of the app: nothing job-specific (the Kueue queue is the TrainJob's label).
   const o = { ...job, queue: undefined };
-  const container = { name: KUBEFLOW_NODE, image: o.image, env: podEnv(o) };
+  // Which TrainJob this pod belongs to, for the status server's URL (src/kubeflow).
+  const identity = [
+    { name: 'KUBEFLOW_TRAINJOB_NAME', valueFrom: { fieldRef: { fieldPath: "metadata.labels['jobset.sigs.k8s.io/jobset-name']" } } },
+    { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+  ];
+  const container = { name: KUBEFLOW_NODE, image: o.image, env: [...podEnv(o), ...identity] };
   return {
     apiVersion: 'trainer.kubeflow.org/v1alpha1',
     kind: 'ClusterTrainingRuntime',

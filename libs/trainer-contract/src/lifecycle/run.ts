@@ -27,6 +27,7 @@ import { CheckpointUploader } from './uploads.js';
 import { EventRecord } from './event-record.js';
 import { PhaseProgress, phaseIntervalMs } from './phase-progress.js';
 import { k8sManifestCommand, K8S_MANIFEST_COMMAND } from '../k8s/index.js';
+import { createKubeflowStatusReporter, type KubeflowStatusReporter } from '../kubeflow/index.js';
 
 export interface RunIo {
   env?: NodeJS.ProcessEnv;
@@ -139,6 +140,7 @@ class Job<C extends CommonConfig> {
   private uploadedDirectly?: number;
   private readonly record: EventRecord;
   private phases?: PhaseProgress;
+  private kubeflow?: KubeflowStatusReporter;
 
   constructor(
     private readonly driver: TrainerDriver<C>,
@@ -157,6 +159,7 @@ class Job<C extends CommonConfig> {
     const signals = this.io.handleSignals === false ? undefined : abortOnSignals((sig) => logger.warn({ signal: sig }, `received ${sig}: stopping at the next safe point`));
     const signal = anySignal([signals?.signal, this.io.signal]);
     let budgetMs = DEFAULT_FAILURE_BUDGET_MS;
+    this.kubeflow = createKubeflowStatusReporter(env, logger);
     try {
       budgetMs = failureBudgetMs(env);
       if (!JOB_ID.test(args.jobId)) {
@@ -292,6 +295,7 @@ class Job<C extends CommonConfig> {
       `epoch ${event.epoch}/${event.totalEpochs}`,
     );
     this.tracker?.logMetrics(event.epoch, { ...event.rawMetrics, ...event.metrics, ...(event.lr ?? {}) });
+    this.kubeflow?.report({ epoch: event.epoch, totalEpochs: event.totalEpochs, metrics: event.metrics, ...(event.epochTime !== undefined ? { epochSeconds: event.epochTime } : {}) });
     if (event.epoch % interval === 0 || event.epoch >= event.totalEpochs) {
       this.callbacks.progress({
         job_id: jobIdForPayload(this.args.jobId),
@@ -320,6 +324,7 @@ class Job<C extends CommonConfig> {
     const uploaded = () => this.phases?.update('uploading', { ...uploads, done: ++uploads.done });
     this.phases?.update('uploading', uploads);
     await uploader.drain();
+    await this.kubeflow?.drain();
     let best: { uri: string };
     try {
       best = await store.upload(result.bestCheckpoint, 'best.pt');
