@@ -1,46 +1,33 @@
 import type { Task } from '@trainers/trainer-contract';
 
-/** The tasks this trainer trains; the driver refuses the others with a config error (exit 3). */
-export const SUPPORTED_TASKS = ['classify', 'detect'] as const satisfies readonly Task[];
+export const SUPPORTED_TASKS = ['classify'] as const satisfies readonly Task[];
 export type SupportedTask = (typeof SUPPORTED_TASKS)[number];
 
 /**
- * The framework's raw metric keys → the contract's canonical keys (CONTRACT §4). Callbacks and MLflow carry the
- * canonical keys so a backend compares trainers like for like; the raw keys still travel in `extra_metrics`.
- * Extend this with every key the framework reports that has a canonical name.
+ * timm's raw names (train.py's summary.csv columns) → the contract's canonical keys (CONTRACT §4). timm reports
+ * accuracy in percent; the canonical accuracies are fractions in [0, 1], as every trainer reports them.
  */
-const CANONICAL: Record<string, string> = {
-  'train/loss': 'loss',
-  'val/loss': 'val_loss',
-  'val/acc1': 'accuracy_top1',
-  'val/acc5': 'accuracy_top5',
-  'val/precision': 'precision',
-  'val/recall': 'recall',
-  'val/map50': 'mAP50',
-  'val/map': 'mAP50-95',
+const CANONICAL: Record<string, { name: string; scale: number }> = {
+  train_loss: { name: 'loss', scale: 1 },
+  eval_loss: { name: 'val_loss', scale: 1 },
+  eval_top1: { name: 'accuracy_top1', scale: 0.01 },
+  eval_top5: { name: 'accuracy_top5', scale: 0.01 },
+  lr: { name: 'lr', scale: 1 },
 };
 
-/** What each task reports: `primary_metric` is checked against it, and `--describe` publishes it. */
-const REPORTED: Record<SupportedTask, string[]> = {
-  classify: ['loss', 'val_loss', 'accuracy_top1', 'accuracy_top5'],
-  detect: ['loss', 'val_loss', 'precision', 'recall', 'mAP50', 'mAP50-95'],
-};
+export const CANONICAL_NAMES = ['loss', 'val_loss', 'accuracy_top1', 'accuracy_top5', 'lr'];
 
-/** The completion's `primary_metric` when the config names none: the metric best.pt is chosen by. */
-export const DEFAULT_PRIMARY_METRIC: Record<SupportedTask, string> = {
-  classify: 'accuracy_top1',
-  detect: 'mAP50-95',
-};
+export const DEFAULT_PRIMARY_METRIC: Record<SupportedTask, string> = { classify: 'accuracy_top1' };
 
 export function canonicalMetrics(raw: Record<string, number>): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [key, value] of Object.entries(raw)) {
-    const name = CANONICAL[key];
-    if (name !== undefined && Number.isFinite(value)) out[name] = value;
+    const c = CANONICAL[key];
+    if (c !== undefined && Number.isFinite(value)) out[c.name] = Math.round(value * c.scale * 1e8) / 1e8;
   }
   return out;
 }
 
-export function canonicalMetricNames(task: SupportedTask): string[] {
-  return REPORTED[task];
+export function canonicalMetricNames(_task: SupportedTask): string[] {
+  return CANONICAL_NAMES;
 }
