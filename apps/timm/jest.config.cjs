@@ -1,2 +1,2 @@
-// The shared trainer-app config: ESM TypeScript, specs in src/, e2e/ against the built bundle.
-module.exports = require('../../jest.app.cjs')('timm');
+// Real timm (e2e/) trains on CPU, and a busy 2-core machine makes one job take minutes: give each test room.
+module.exports = require('../../jest.app.cjs')('timm', { testTimeout: 900000 });
