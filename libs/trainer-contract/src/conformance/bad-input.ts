@@ -58,7 +58,12 @@ const BAD_INPUTS: BadInput[] = [
   { key: 'uri-missing-dir', title: 'a local dataset folder that does not exist', names: () => [/no-such-dir/], job: (h) => ({ dataset: join(h.root, 'no-such-dir') }) },
   { key: 'data-truncated-json', title: 'a dataset whose annotations.json is truncated', names: () => [/annotations\.json/], job: (h) => ({ dataset: h.datasets.truncatedJson }) },
   { key: 'data-escaping-name', title: 'a dataset with a file name escaping its folder', names: () => [/outside\.png/], job: (h) => ({ dataset: h.datasets.escapingFileName }) },
-  { key: 'data-wrong-type', title: 'a dataset with a bbox of the wrong type', names: () => [/bbox|annotations\[0\]/], job: (h) => ({ dataset: h.datasets.wrongType }) },
+  {
+    key: 'data-wrong-type',
+    title: 'a dataset with a value of the wrong type (a bbox; for classify an image\'s category_id)',
+    names: (h) => (h.profile.task === 'classify' ? [/category_id|images\[0\]/] : [/bbox|annotations\[0\]/]),
+    job: (h) => ({ dataset: h.datasets.wrongType }),
+  },
   { key: 'data-no-training-image', title: 'a dataset with no usable training image', names: () => [/image/i], job: (h) => ({ dataset: h.datasets.noTrainingImage }) },
   {
     key: 'validate-only-bad-data',

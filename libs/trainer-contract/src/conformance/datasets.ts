@@ -105,7 +105,8 @@ export async function prepareDatasets(root: string, client: S3Client, profile: C
     ),
     wrongType: await variant(
       'bad-type',
-      edit((a) => void (a.annotations[0]!['bbox'] = 'wide')),
+      // classify reads each image's category, not its boxes: there the wrong type is a category_id.
+      edit((a) => void (profile.task === 'classify' ? (a.images[0]!['category_id'] = 'square') : (a.annotations[0]!['bbox'] = 'wide'))),
     ),
     noTrainingImage: await variant(
       'bad-empty',
