@@ -1,181 +1,308 @@
-"""hf bridge: trains one job for trainer-hf on the shared runtime (CONTRACT section 8).
+"""hf bridge: trains one job for trainer-hf with `transformers.Trainer` on the shared runtime (CONTRACT section 8).
 
-The runtime (`trainer_bridge`, from libs/trainer-contract/python; the build copies it to dist/python/) does the
-protocol: it reads --spec, writes the events, turns SIGTERM into a stop flag, publishes checkpoints atomically and
-maps exceptions to exit codes. This file is only the framework's side. It reports through `ctx`:
+The runtime (`trainer_bridge`) does the protocol: --spec, events, the SIGTERM flag, atomic checkpoint copies, exit
+codes. This file is the framework's side:
 
-  ctx.spec                          the job (below)
-  ctx.train_start(epochs, start_epoch, save_dir)
-  ctx.raise_if_stopped()            at every step boundary: after SIGTERM it stops the job there (exit 143)
-  ctx.heartbeat(step)               every step too; the runtime sends one at most every 30 s
-  ctx.checkpoint("last"|"best", path, epoch)   once the framework has finished writing `path`
-  ctx.epoch_end(epoch, metrics, lr=..., epoch_time=...)   once per epoch, 1-based, the framework's raw keys
-  ctx.train_end(best_epoch, final_metrics, save_dir, best=..., last=...)
-  raise ModelUnavailableError(...)  for weights the framework cannot load (exit 3, not retried)
+- the model: AutoModelForImageClassification / AutoModelForObjectDetection.from_pretrained(spec.model) with the
+  dataset's id2label/label2id and ignore_mismatched_sizes (a pretrained head of another size is replaced);
+- the image processor: AutoImageProcessor from the same model (imgsz, when set, overrides its size);
+- TrainingArguments: the validated config (its real names) plus what the trainer owns (epoch evaluation and
+  saving, best by the primary metric, no integrations);
+- BridgeCallback: one epoch_end per epoch with the evaluation metrics, last.tar/best.tar once a checkpoint folder is
+  complete, and the stop flag at on_step_end (should_save + should_training_stop: the Trainer writes a resumable
+  checkpoint at that step and returns).
 
-The spec: `task`, `run_dir` (weights/, results.csv), `resume` (a last.pt from an earlier attempt, or null), `dataset`
-({format, root, data_yaml, coco, image_folder, classes}: the layout src/driver.ts asked for), and what src/driver.ts
-adds in buildSpec: `model` (a name or an absolute weights path) and `train_args` (the validated config).
-
-Everything marked STAND-IN is a trivial loop that lets this scaffold train end to end on the standard library alone.
-Replace it with the framework: build the model, point its data loader at the dataset, run its training loop and call
-the ctx methods from its callbacks (wrap your own hook code in `safe(fn, name)` so a bug in it never stops training).
+The spec adds to the common part (task, run_dir, resume, dataset): `model` (a hub id or a local folder),
+`train_args` (TrainingArguments keywords), `hflip`, `imgsz`, `metric_for_best_model`, `greater_is_better`, `device`.
 """
 
 import csv
 import json
+import math
 import os
-import random
+import sys
 import time
 from pathlib import Path
 
-from trainer_bridge import ModelUnavailableError, run
+from trainer_bridge import ModelUnavailableError, run, safe
 
-IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
-CHECKPOINT_FORMAT = "hf-standin-v1"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-
-# --- dataset: STAND-IN for the framework's data loader ------------------------------------------------------------
-
-
-def count_images(dataset):
-    """Only counts the samples per split, in whichever layout the driver asked for (src/driver.ts datasetFormat)."""
-    if dataset["format"] == "imagefolder":
-        return {s: sum(1 for p in Path(dataset["image_folder"][s]).rglob("*") if p.suffix.lower() in IMAGE_EXTS) for s in ("train", "val")}
-    if dataset["format"] == "coco":
-        return {s: len(json.loads(Path(dataset["coco"][s]).read_text(encoding="utf-8"))["images"]) for s in ("train", "val")}
-    root = Path(dataset["root"])
-    entries = dict(line.split(":", 1) for line in Path(dataset["data_yaml"]).read_text(encoding="utf-8").splitlines() if ":" in line)
-    counts = {}
-    for split in ("train", "val"):
-        target = root / entries.get(split, f"images/{split}").strip().strip("\"'")
-        if target.suffix == ".txt":
-            counts[split] = sum(1 for line in target.read_text(encoding="utf-8").splitlines() if line.strip())
-        else:
-            counts[split] = sum(1 for p in target.rglob("*") if p.suffix.lower() in IMAGE_EXTS)
-    return counts
+import hf_checkpoints  # noqa: E402
+import hf_data  # noqa: E402
+import hf_metrics  # noqa: E402
 
 
-# --- model: STAND-IN for the framework's -------------------------------------------------------------------------
+def select_device(device):
+    """`cuda:N`, `N` or `N,M` pick GPUs before torch starts; `cpu` is TrainingArguments' use_cpu."""
+    text = str(device)
+    if text.startswith("cuda:"):
+        os.environ["CUDA_VISIBLE_DEVICES"] = text.split(":", 1)[1]
+    elif text.replace(",", "").isdigit():
+        os.environ["CUDA_VISIBLE_DEVICES"] = text
+    return text == "cpu"
 
 
-class StandInModel:
-    """One weight fit by SGD to y = 2x on synthetic points. Its losses really fall, and lr and weight_decay really
-    matter, but it never looks at the images: it only stands where the framework's model goes."""
+def load_processor(model, imgsz):
+    from transformers import AutoImageProcessor
 
-    def __init__(self, seed):
-        self.rng = random.Random(seed)
-        self.w = self.rng.uniform(-1.0, 1.0)
-        self.velocity = 0.0
-
-    def train_step(self, lr, weight_decay, batch):
-        xs = [self.rng.uniform(-1.0, 1.0) for _ in range(batch)]
-        grad = sum(2 * (self.w * x - 2 * x) * x for x in xs) / batch + weight_decay * self.w
-        self.velocity = 0.9 * self.velocity - lr * grad
-        self.w += self.velocity
-        return sum((self.w * x - 2 * x) ** 2 for x in xs) / batch
-
-    def evaluate(self, task):
-        loss = (self.w - 2) ** 2 / 3 + 1e-3
-        quality = 1 / (1 + 10 * loss)
-        if task == "classify":
-            return {"val/loss": loss, "val/acc1": quality, "val/acc5": min(1.0, quality * 1.5)}
-        return {"val/loss": loss, "val/precision": quality, "val/recall": quality * 0.95, "val/map50": quality * 0.9, "val/map": quality * 0.6}
-
-    def state(self, with_optimizer):
-        return {"w": self.w, "optimizer": {"velocity": self.velocity, "rng": self.rng.getstate()} if with_optimizer else None}
-
-    def load(self, state):
-        self.w = float(state["w"])
-        if state.get("optimizer"):
-            self.velocity = float(state["optimizer"]["velocity"])
-            version, internal, gauss = state["optimizer"]["rng"]
-            self.rng.setstate((version, tuple(internal), gauss))
-
-
-def fitness(task, metrics):
-    """The number best.pt is chosen by; it must match the driver's default primary metric."""
-    return metrics.get("val/acc1" if task == "classify" else "val/map", 0.0)
-
-
-def load_checkpoint(path):
-    """A framework raises ModelUnavailableError for weights it cannot load: a user error, not a retryable failure."""
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        processor = AutoImageProcessor.from_pretrained(model)
     except (OSError, ValueError) as e:
-        raise ModelUnavailableError(f"cannot load {path}: {type(e).__name__}: {e}") from e
-    if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
-        raise ModelUnavailableError(f"cannot load {path}: not a hf checkpoint")
-    return data
+        raise ModelUnavailableError(f"{model}: no image processor (preprocessor_config.json) can be loaded: {e}") from e
+    if imgsz:
+        h, w = (imgsz, imgsz) if isinstance(imgsz, int) else imgsz
+        overrides = {"size": {"height": h, "width": w}}
+        if getattr(processor, "crop_size", None):
+            overrides["crop_size"] = {"height": h, "width": w}
+        processor = AutoImageProcessor.from_pretrained(model, **overrides)
+    return processor
+
+
+def load_model(model, task, classes):
+    from transformers import AutoModelForImageClassification, AutoModelForObjectDetection
+
+    auto = AutoModelForImageClassification if task == "classify" else AutoModelForObjectDetection
+    id2label = {i: name for i, name in enumerate(classes)}
+    try:
+        return auto.from_pretrained(
+            model, num_labels=len(classes), id2label=id2label, label2id={n: i for i, n in id2label.items()}, ignore_mismatched_sizes=True
+        )
+    except (ValueError, KeyError) as e:
+        raise ModelUnavailableError(f"{model}: cannot be loaded as {auto.__name__}: {e}") from e
+
+
+def classify_metrics(eval_pred):
+    logits = eval_pred.predictions[0] if isinstance(eval_pred.predictions, tuple) else eval_pred.predictions
+    return hf_metrics.topk_accuracy(logits, eval_pred.label_ids)
+
+
+class DetectMetrics:
+    """compute_metrics for detection: the predictions of each batch (eval_do_concat_batches=False) through the
+    processor's post_process_object_detection, into COCO results, scored against the val split's own COCO file."""
+
+    def __init__(self, processor, gt):
+        self.processor = processor
+        self.gt = gt
+
+    def __call__(self, eval_pred):
+        import torch
+        from transformers.utils import ModelOutput
+
+        detections = []
+        for preds, labels in zip(eval_pred.predictions, eval_pred.label_ids):
+            logits, boxes = _logits_and_boxes(preds)
+            sizes = torch.tensor([list(map(int, lab["orig_size"])) for lab in labels])
+            output = ModelOutput(logits=torch.as_tensor(logits), pred_boxes=torch.as_tensor(boxes))
+            results = self.processor.post_process_object_detection(output, threshold=0.0, target_sizes=sizes)
+            for lab, res in zip(labels, results):
+                image_id = int(lab["image_id"].item() if hasattr(lab["image_id"], "item") else lab["image_id"])
+                for score, label, box in zip(res["scores"].tolist(), res["labels"].tolist(), res["boxes"].tolist()):
+                    x0, y0, x1, y1 = box
+                    detections.append({"image_id": image_id, "category_id": int(label), "bbox": [x0, y0, x1 - x0, y1 - y0], "score": float(score)})
+        return hf_metrics.coco_metrics(self.gt, detections)
+
+
+def _logits_and_boxes(preds):
+    """The model output as a tuple (loss_dict, logits, pred_boxes, ...): pred_boxes is the first [B, Q, 4] array, the
+    logits the [B, Q, C] array just before it."""
+    arrays = [p for p in preds if hasattr(p, "ndim")] if isinstance(preds, (tuple, list)) else [preds]
+    for i, a in enumerate(arrays):
+        if a.ndim == 3 and a.shape[-1] == 4 and i > 0 and arrays[i - 1].ndim == 3:
+            return arrays[i - 1], a
+    raise RuntimeError(f"cannot find logits and pred_boxes in the model's outputs (shapes {[getattr(a, 'shape', None) for a in arrays]})")
+
+
+def canonical_to_trainer(name):
+    """primary_metric (canonical) → the Trainer's metric_for_best_model (without its eval_ prefix)."""
+    return {"val_loss": "loss"}.get(name, name)
 
 
 def write_results(path, history):
-    """One row per epoch, resumed ones too: the run's record, uploaded and logged to MLflow."""
-    with open(path, "w", encoding="utf-8", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(dict.fromkeys(k for row in history for k in row)))
+    if not history:
+        return
+    fields = list(dict.fromkeys(k for row in history for k in row))
+    tmp = Path(path).with_name(f".{Path(path).name}.tmp")
+    with open(tmp, "w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()
         writer.writerows(history)
+    os.replace(tmp, path)
 
 
-# --- the training loop: STAND-IN for the framework's -------------------------------------------------------------
+def read_results(path):
+    if not Path(path).is_file():
+        return []
+    with open(path, encoding="utf-8", newline="") as f:
+        return [{k: (float(v) if k != "epoch" else int(float(v))) for k, v in row.items() if v not in (None, "")} for row in csv.DictReader(f)]
+
+
+def make_callback(ctx, run_dir, output_dir, epochs, history):
+    from transformers import TrainerCallback
+
+    weights = run_dir / "weights"
+    results = run_dir / "results.csv"
+
+    class BridgeCallback(TrainerCallback):
+        def __init__(self):
+            self.train_logs = {}
+            self.eval_metrics = None
+            self.epoch_started = None
+            self.best_epoch = history[-1]["best_epoch"] if history and "best_epoch" in history[-1] else 0
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            ctx.train_start(epochs=epochs, start_epoch=int(state.epoch or 0), save_dir=run_dir)
+
+        def on_epoch_begin(self, args, state, control, **kwargs):
+            self.epoch_started = time.monotonic()
+
+        def on_step_end(self, args, state, control, **kwargs):
+            ctx.heartbeat(state.global_step)
+            if ctx.should_stop():
+                # A resumable checkpoint at this step, then train() returns; the runtime exits 143.
+                control.should_save = True
+                control.should_training_stop = True
+
+        def on_epoch_end(self, args, state, control, **kwargs):
+            if ctx.should_stop():
+                # Saved at the stopping step already; an evaluation now would only delay the exit.
+                control.should_evaluate = False
+                control.should_save = False
+                control.should_log = False
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if logs and "loss" in logs and not any(k.startswith("eval_") for k in logs):
+                self.train_logs = dict(logs)
+
+        def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+            self.eval_metrics = dict(metrics or {})
+
+        def on_save(self, args, state, control, **kwargs):
+            safe(self._published, "on_save")(state)
+
+        def _published(self, state):
+            folder = output_dir / f"checkpoint-{state.global_step}"
+            if not folder.is_dir():
+                return
+            epoch = math.ceil(round(state.epoch or 0, 6))
+            is_best = self.eval_metrics is not None and state.best_global_step == state.global_step
+            metrics = None
+            if self.eval_metrics is not None and not ctx.should_stop():
+                metrics = {**{k: float(v) for k, v in self.train_logs.items() if k != "epoch"}, **{k: float(v) for k, v in self.eval_metrics.items() if k != "epoch"}}
+                if is_best:
+                    self.best_epoch = epoch
+                history.append({"epoch": epoch, **metrics, "best_epoch": self.best_epoch})
+                write_results(results, history)
+            best_folder = Path(state.best_model_checkpoint) if state.best_model_checkpoint else None
+            last = hf_checkpoints.pack_last(folder, weights / "last.tar", best_folder=best_folder, extra=[results])
+            ctx.checkpoint("last", last, epoch)
+            if is_best and metrics is not None:
+                ctx.checkpoint("best", hf_checkpoints.pack_best(folder, weights / "best.tar"), epoch)
+            if metrics is not None:
+                lr = {"lr": self.train_logs["learning_rate"]} if "learning_rate" in self.train_logs else None
+                took = time.monotonic() - self.epoch_started if self.epoch_started else None
+                ctx.epoch_end(epoch, metrics, lr=lr, epoch_time=took, epochs=epochs)
+            self.eval_metrics = None
+
+    return BridgeCallback()
 
 
 def train(ctx):
     spec, task = ctx.spec, ctx.spec["task"]
-    args = spec["train_args"]
-    epochs, batch = int(args["epochs"]), int(args["batch"])
+    use_cpu = select_device(spec.get("device", "auto"))
+    import torch  # noqa: F401 - after CUDA_VISIBLE_DEVICES
+    from transformers import Trainer, TrainingArguments
+
+    dataset = spec["dataset"]
+    classes = dataset["classes"]
     run_dir = Path(spec["run_dir"])
-    weights = run_dir / "weights"
-    weights.mkdir(parents=True, exist_ok=True)
-    (run_dir / "args.json").write_text(json.dumps({**args, "model": spec["model"], "task": task}, indent=2), encoding="utf-8")
+    output_dir = run_dir / "checkpoints"
+    (run_dir / "weights").mkdir(parents=True, exist_ok=True)
+    train_args = dict(spec["train_args"])
+    epochs = int(train_args["num_train_epochs"])
+    seed = int(train_args.get("seed", 42))
 
-    counts = count_images(spec["dataset"])
-    if counts["train"] == 0:
-        raise ValueError(f"no training images in {spec['dataset']['root']}")
-    ctx.log(f"dataset: {counts['train']} train / {counts['val']} val images, {len(spec['dataset']['classes'])} classes")
-
-    model = StandInModel(int(args["seed"]))
-    if "/" in spec["model"] or spec["model"].endswith(".pt"):  # weights to start from (local, or s3:// fetched first)
-        model.load({**load_checkpoint(spec["model"]), "optimizer": None})
-    start, best_epoch, best_fit, history = 0, 0, None, []
-    if spec["resume"]:
-        ckpt = load_checkpoint(spec["resume"])
-        if ckpt.get("optimizer") is not None and int(ckpt["epoch"]) < epochs:
-            model.load(ckpt)
-            start, best_epoch, best_fit, history = int(ckpt["epoch"]), int(ckpt["best_epoch"]), ckpt["best_fitness"], ckpt["history"]
+    resume_from = None
+    if spec.get("resume"):
+        resume_from = hf_checkpoints.unpack_last(spec["resume"], output_dir, run_dir)
+        if resume_from is None:
+            ctx.log(f"{spec['resume']} holds no Trainer checkpoint; training starts from the beginning")
         else:
-            ctx.log(f"{spec['resume']} is a finished checkpoint; training starts from the beginning")
+            ctx.log(f"resuming from {resume_from.name}")
+            _rebase_state(resume_from, output_dir)
+    history = read_results(run_dir / "results.csv") if resume_from else []
 
-    ctx.train_start(epochs=epochs, start_epoch=start, save_dir=run_dir)
-    steps = max(1, -(-counts["train"] // batch))
-    step_delay = float(os.environ.get("STANDIN_STEP_SECONDS", "0"))  # STAND-IN: lets tests stop it mid-epoch
-    for epoch in range(start + 1, epochs + 1):
-        started = time.monotonic()
-        lr = args["lr"] * (1 - 0.9 * (epoch - 1) / max(1, epochs))
-        loss = 0.0
-        for step in range(steps):
-            ctx.raise_if_stopped()
-            ctx.heartbeat(step)
-            loss += model.train_step(lr, args["weight_decay"], batch)
-            time.sleep(step_delay)
-        metrics = {"train/loss": loss / steps, **model.evaluate(task)}
-        history.append({"epoch": epoch, **metrics})
-        write_results(run_dir / "results.csv", history)
-        fit = fitness(task, metrics)
-        improved = best_fit is None or fit >= best_fit
-        if improved:
-            best_epoch, best_fit = epoch, fit
-        state = {"format": CHECKPOINT_FORMAT, "epoch": epoch, **model.state(True), "best_epoch": best_epoch, "best_fitness": best_fit, "history": history}
-        (weights / "last.pt").write_text(json.dumps(state), encoding="utf-8")
-        ctx.checkpoint("last", weights / "last.pt", epoch)
-        if improved:
-            # best.pt is a finished model: no optimizer state, so it is never mistaken for a resumable checkpoint.
-            (weights / "best.pt").write_text(json.dumps({**state, "optimizer": None}), encoding="utf-8")
-            ctx.checkpoint("best", weights / "best.pt", epoch)
-        ctx.epoch_end(epoch, metrics, lr={"lr/pg0": lr}, epoch_time=time.monotonic() - started, epochs=epochs)
+    processor = load_processor(spec["model"], spec.get("imgsz"))
+    model = load_model(spec["model"], task, classes)
+    hflip = float(spec.get("hflip", 0.0))
+    if task == "classify":
+        folders = dataset["image_folder"]
+        train_set = hf_data.ImageFolderSet(folders["train"], classes, hflip=hflip, seed=seed)
+        val_set = hf_data.ImageFolderSet(folders["val"], classes)
+        collator = hf_data.ClassifyCollator(processor)
+        compute_metrics = classify_metrics
+    else:
+        gt = hf_data.read_coco(dataset["coco"]["val"])
+        train_set = hf_data.CocoSet(hf_data.read_coco(dataset["coco"]["train"]), hflip=hflip, seed=seed)
+        val_set = hf_data.CocoSet(gt)
+        collator = hf_data.DetectCollator(processor)
+        compute_metrics = DetectMetrics(processor, gt)
+    if len(train_set) == 0 or len(val_set) == 0:
+        raise ValueError(f"dataset: {len(train_set)} train / {len(val_set)} val images; both splits need images")
+    ctx.log(f"dataset: {len(train_set)} train / {len(val_set)} val images, {len(classes)} classes")
 
-    best = next((h for h in history if h["epoch"] == best_epoch), {})
-    ctx.train_end(best_epoch, {k: v for k, v in best.items() if k != "epoch"}, run_dir, best=weights / "best.pt", last=weights / "last.pt")
+    args = TrainingArguments(
+        output_dir=str(output_dir),
+        eval_strategy="epoch",
+        save_strategy="epoch",
+        logging_strategy="epoch",
+        save_total_limit=2,
+        metric_for_best_model=spec["metric_for_best_model"],
+        greater_is_better=spec["greater_is_better"],
+        report_to="none",
+        remove_unused_columns=False,
+        eval_do_concat_batches=task != "detect",
+        disable_tqdm=True,
+        use_cpu=use_cpu,
+        **train_args,
+    )
+    (run_dir / "args.json").write_text(json.dumps({"model": spec["model"], "task": task, **train_args}, indent=2, default=str), encoding="utf-8")
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=train_set,
+        eval_dataset=val_set,
+        data_collator=collator,
+        processing_class=processor,
+        compute_metrics=compute_metrics,
+        callbacks=[make_callback(ctx, run_dir, output_dir, epochs, history)],
+    )
+    ctx.raise_if_stopped()
+    trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    if ctx.should_stop():
+        return
+
+    best_epoch = max((h.get("best_epoch", 0) for h in history), default=0)
+    best_row = next((h for h in history if h["epoch"] == best_epoch), history[-1] if history else {})
+    best_tar = run_dir / "weights" / "best.tar"
+    if not best_tar.is_file() and trainer.state.best_model_checkpoint:
+        hf_checkpoints.pack_best(trainer.state.best_model_checkpoint, best_tar)
+    final = {k: v for k, v in best_row.items() if k not in ("epoch", "best_epoch")}
+    ctx.train_end(best_epoch or len(history), final, run_dir, best=best_tar, last=run_dir / "weights" / "last.tar")
+    # Interpreter teardown (torch, CUDA, thread pools) takes seconds and reports nothing.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+def _rebase_state(checkpoint, output_dir):
+    """trainer_state.json names the best checkpoint by its absolute path in the earlier work dir."""
+    state_path = checkpoint / "trainer_state.json"
+    state = json.loads(state_path.read_text(encoding="utf-8"))
+    best = state.get("best_model_checkpoint")
+    if best:
+        state["best_model_checkpoint"] = str(output_dir / Path(best).name)
+        state_path.write_text(json.dumps(state, indent=2), encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -1,61 +1,85 @@
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { createPythonBridgeDriver, type PythonBridgeDriver, type Task } from '@trainers/trainer-contract';
-import { toHfArgs, hfConfigSchema, type HfConfig } from './config.js';
-import { canonicalMetricNames, canonicalMetrics, DEFAULT_PRIMARY_METRIC, SUPPORTED_TASKS, type SupportedTask } from './metrics.js';
-import { checkModelAvailable, resolveModel } from './model.js';
-
-/*
- * The framework's seams on the TypeScript side, handed to createPythonBridgeDriver. It does the rest once for every
- * trainer: the interpreter (TRAINER_PYTHON, else the managed venv built from requirements.txt, else python3), the
- * child's environment (no credentials, caches in WORK_DIR, the bridge runtime on PYTHONPATH), the preflight import
- * check, the spec file, the events, SIGTERM, the result, and `--describe`. The lifecycle (runTrainerCli) does uploads,
- * callbacks, MLflow, resume and exit codes. The lifecycle calls, in order:
- *   resolveTask  → config and model name only, so bad input fails in milliseconds (exit 3);
- *   preflight    → before the dataset download: a local model exists, then Python imports the framework;
- *   train        → with the dataset converted to datasetFormat(task); runs python/bridge.py with buildSpec's spec.
- */
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { appRootOf, bridgeScriptPath, createPythonBridgeDriver, ModelUnavailableError, pythonFor as interpreterFor, type PythonBridgeDriver, type PythonBridgeDriverSettings, type Task } from '@trainers/trainer-contract';
+import { hfConfigSchema, toTrainingArguments, type HfConfig } from './config.js';
+import { inspectModel, taskFor } from './hub-check.js';
+import { bestMetricFor, canonicalMetricNames, canonicalMetrics, DEFAULT_PRIMARY_METRIC, SUPPORTED_TASKS, type SupportedTask } from './metrics.js';
+import { bridgeModel, modelFolder, resolveModel, taskFromLocalConfig } from './model.js';
 
 export const DRIVER_VERSION = '0.1.0';
+const APP_ROOT = appRootOf(import.meta.url);
+/** The range requirements.txt pins; others may work but were not tested. */
+export const TESTED_TRANSFORMERS = { range: '>=5.17.0,<5.19', pinned: '5.18.0' } as const;
+/** Hugging Face checkpoints are folders: each travels as one archive (CONTRACT §6). */
+export const CHECKPOINTS = { best: 'best.tar', last: 'last.tar' } as const;
 
-/** apps/hf, from src/ (tests) or dist/ (the bundle): both sit one level below it. */
-const APP_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+/** The interpreter the trainer runs (TRAINER_PYTHON, the managed venv for requirements.txt, python3). */
+export const pythonFor = (env: NodeJS.ProcessEnv, appRoot = APP_ROOT) => interpreterFor(env, join(appRoot, 'requirements.txt'));
 
-export interface HfDriverOptions {
-  appRoot?: string;
-  /** Environment for picking the interpreter and for the child (default process.env). */
-  env?: NodeJS.ProcessEnv;
-  /** How long a stopping child gets after SIGTERM before SIGKILL. */
-  killGraceMs?: number;
+/** Without config.task or a local config.json to read, a task that fits primary_metric stands until preflight knows. */
+function provisionalTask(config: HfConfig): SupportedTask {
+  const primary = config.primary_metric;
+  if (primary && !canonicalMetricNames('classify').includes(primary)) return 'detect';
+  return 'classify';
 }
 
-export function createHfDriver(options: HfDriverOptions = {}): PythonBridgeDriver<HfConfig> {
-  return createPythonBridgeDriver<HfConfig>({
+export function createHfDriver(options: PythonBridgeDriverSettings = {}): PythonBridgeDriver<HfConfig> {
+  const appRoot = options.appRoot ?? APP_ROOT;
+  const helper = bridgeScriptPath(appRoot, join('python', 'hub_check.py'));
+  const driver: PythonBridgeDriver<HfConfig> = createPythonBridgeDriver<HfConfig>({
     ...options,
+    appRoot,
     name: 'hf',
     version: DRIVER_VERSION,
-    // The Python import name preflight checks, the range requirements.txt allows, and its pin. STAND-IN: the loop in
-    // python/bridge.py needs only the standard library, so `json` stands in; name the framework ('timm', 'transformers').
-    framework: { name: 'hf', module: 'json', testedRange: '>=2.0,<3', pinned: '2.0.9' },
-    appRoot: options.appRoot ?? APP_ROOT,
-    // defineConfig's schema has defaults, so its input and output types differ; the lifecycle only parses with it.
+    framework: { name: 'transformers', module: 'transformers', testedRange: TESTED_TRANSFORMERS.range, pinned: TESTED_TRANSFORMERS.pinned },
     configSchema: hfConfigSchema as never,
     tasks: SUPPORTED_TASKS,
-    // A framework whose model names imply a task (yolo11n-seg) derives it here and checks config.task against it.
     resolveTask: (modelName, config) => {
-      resolveModel(modelName);
-      return (config.task as Task | undefined) ?? 'classify';
+      const ref = resolveModel(modelName);
+      return (config.task as Task | undefined) ?? taskFromLocalConfig(ref) ?? provisionalTask(config);
     },
-    // The layout the framework reads: 'yolo' (data.yaml), 'coco' (one COCO JSON per split, absolute image paths) or
-    // 'imagefolder' ({train,val}/<class>/). The converter writes it from DICEFormat or a native dataset.
-    datasetFormat: (task) => (task === 'classify' ? 'imagefolder' : 'yolo'),
+    datasetFormat: (task) => (task === 'classify' ? 'imagefolder' : 'coco'),
     canonicalMetrics: (_task, raw) => canonicalMetrics(raw),
     metricNames: (task) => canonicalMetricNames(task as SupportedTask),
     defaultPrimaryMetric: (task) => DEFAULT_PRIMARY_METRIC[task as SupportedTask],
-    preflight: (ctx) => checkModelAvailable(resolveModel(ctx.modelName)),
-    // The framework's part of python/bridge.py's spec; the common part (task, run_dir, resume, dataset) is added.
-    buildSpec: (ctx) => ({ model: resolveModel(ctx.modelName).value, train_args: toHfArgs(ctx.config) }),
-    // Also: childEnv (the framework's own offline switches and config dirs), checkpoints (file names other than
-    // best.pt/last.pt), collectResult (more artifacts). See PythonBridgeDriverOptions.
+    checkpoints: { ...CHECKPOINTS },
+    childEnv: (env) => ({
+      // HF_TOKEN is kept from logs (a secret), but the child needs it for gated and private models.
+      ...(env['HF_TOKEN'] ? { HF_TOKEN: env['HF_TOKEN'] } : {}),
+      HF_HUB_DISABLE_TELEMETRY: '1',
+      TOKENIZERS_PARALLELISM: 'false',
+    }),
+    async preflight(ctx) {
+      const ref = resolveModel(ctx.modelName);
+      if (ref.kind === 'local' && !modelFolder(ref.value)) {
+        throw new ModelUnavailableError(`model_name: ${ref.value}: ${isDir(ref.value) ? 'no config.json in the folder (expected save_pretrained output)' : 'no such folder'}`);
+      }
+      const env = { ...(options.env ?? process.env), ...ctx.env };
+      const info = await inspectModel(driver.python(env), helper, bridgeModel(ref), driver.childEnv(env, ctx.workDir), ctx.workDir);
+      const task = taskFor(info, ctx.config.task as Task | undefined, ctx.modelName);
+      ctx.logger.info({ model: ctx.modelName, modelType: info.model_type, architecture: info.architecture, task }, 'model checked');
+      return task;
+    },
+    buildSpec: (ctx) => {
+      const best = bestMetricFor(ctx.config.primary_metric ?? DEFAULT_PRIMARY_METRIC[ctx.task as SupportedTask]);
+      return {
+        model: bridgeModel(resolveModel(ctx.modelName)),
+        train_args: toTrainingArguments(ctx.config),
+        imgsz: ctx.config.imgsz ?? null,
+        hflip: ctx.config.hflip,
+        device: String(ctx.config.device),
+        metric_for_best_model: best.metric,
+        greater_is_better: best.greaterIsBetter,
+      };
+    },
   });
+  return driver;
+}
+
+function isDir(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
 }

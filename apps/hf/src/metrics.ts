@@ -5,28 +5,26 @@ export const SUPPORTED_TASKS = ['classify', 'detect'] as const satisfies readonl
 export type SupportedTask = (typeof SUPPORTED_TASKS)[number];
 
 /**
- * The framework's raw metric keys → the contract's canonical keys (CONTRACT §4). Callbacks and MLflow carry the
- * canonical keys so a backend compares trainers like for like; the raw keys still travel in `extra_metrics`.
- * Extend this with every key the framework reports that has a canonical name.
+ * The Trainer's keys → the contract's canonical keys (CONTRACT §4). `loss` is the training loss of the epoch
+ * (Trainer.log), the rest are Trainer.evaluate's `eval_*` keys; all raw keys also travel in `extra_metrics`.
  */
 const CANONICAL: Record<string, string> = {
-  'train/loss': 'loss',
-  'val/loss': 'val_loss',
-  'val/acc1': 'accuracy_top1',
-  'val/acc5': 'accuracy_top5',
-  'val/precision': 'precision',
-  'val/recall': 'recall',
-  'val/map50': 'mAP50',
-  'val/map': 'mAP50-95',
+  loss: 'loss',
+  eval_loss: 'val_loss',
+  eval_accuracy_top1: 'accuracy_top1',
+  eval_accuracy_top5: 'accuracy_top5',
+  eval_precision: 'precision',
+  eval_recall: 'recall',
+  eval_mAP50: 'mAP50',
+  'eval_mAP50-95': 'mAP50-95',
 };
 
-/** What each task reports: `primary_metric` is checked against it, and `--describe` publishes it. */
 const REPORTED: Record<SupportedTask, string[]> = {
   classify: ['loss', 'val_loss', 'accuracy_top1', 'accuracy_top5'],
   detect: ['loss', 'val_loss', 'precision', 'recall', 'mAP50', 'mAP50-95'],
 };
 
-/** The completion's `primary_metric` when the config names none: the metric best.pt is chosen by. */
+/** The completion's `primary_metric` when the config names none, and what best.tar is chosen by. */
 export const DEFAULT_PRIMARY_METRIC: Record<SupportedTask, string> = {
   classify: 'accuracy_top1',
   detect: 'mAP50-95',
@@ -43,4 +41,13 @@ export function canonicalMetrics(raw: Record<string, number>): Record<string, nu
 
 export function canonicalMetricNames(task: SupportedTask): string[] {
   return REPORTED[task];
+}
+
+/**
+ * The Trainer's metric_for_best_model for a primary metric (the Trainer adds `eval_`), and its direction. The
+ * training `loss` is no evaluation metric: best is then chosen by the validation loss.
+ */
+export function bestMetricFor(primary: string): { metric: string; greaterIsBetter: boolean } {
+  if (primary === 'loss' || primary === 'val_loss') return { metric: 'loss', greaterIsBetter: false };
+  return { metric: primary, greaterIsBetter: true };
 }

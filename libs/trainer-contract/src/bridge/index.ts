@@ -21,4 +21,4 @@ export {
 } from './python-driver.js';
 export { devPython, managedPython, managedVenvDir, pythonFor, requirementsHash, venvHome } from './python-env.js';
 export { bridgeChildEnv } from './child-env.js';
-export { appRootOf, bridgeRuntimeDir } from './runtime-dir.js';
+export { appRootOf, bridgeRuntimeDir, bridgeScriptPath } from './runtime-dir.js';

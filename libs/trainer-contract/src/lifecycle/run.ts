@@ -149,7 +149,7 @@ class Job<C extends CommonConfig> {
     const { args, env, logger, driver, services } = this;
     const interval = parseCallbackInterval(env['CALLBACK_INTERVAL']);
     const config = parseConfigText(driver.configSchema as never, args.configText) as C;
-    const task = driver.resolveTask(args.modelName, config);
+    let task = driver.resolveTask(args.modelName, config);
     this.totalEpochs = config.epochs;
 
     const workDir = resolve(args.workDir ?? (await mkdtemp(join(tmpdir(), `trainer-${args.jobId}-`))));
@@ -160,7 +160,7 @@ class Job<C extends CommonConfig> {
     if (/^s3:\/\//i.test(modelName)) {
       modelName = await services.fetchModel(modelName, { destDir: join(workDir, 'models'), env, logger });
     }
-    await driver.preflight({ jobId: args.jobId, modelName, config, task, workDir, logger, env });
+    task = (await driver.preflight({ jobId: args.jobId, modelName, config, task, workDir, logger, env })) ?? task;
     throwIfAborted(signal);
 
     const staged = await services.stageDataset(args.datasetUri, { workDir: join(workDir, 'download'), env, logger, signal });
@@ -183,6 +183,7 @@ class Job<C extends CommonConfig> {
     }
     throwIfAborted(signal);
 
+    const names = this.checkpointNames;
     const store = (this.store = services.createOutputStore({ jobId: args.jobId, env, logger, localDir: args.outputDir }));
     this.uploader = new CheckpointUploader(store, join(workDir, 'upload-staging'), logger);
     const resumeFrom = await this.findResumeCheckpoint(store, workDir);
@@ -219,11 +220,16 @@ class Job<C extends CommonConfig> {
         if (event.kind !== 'last') return;
         this.lastCheckpoint = { path: event.path, epoch: event.epoch };
         if (event.epoch % config.checkpoint_interval === 0 || event.epoch === this.totalEpochs) {
-          void this.uploader!.enqueue('last.pt', event.path, event.epoch);
+          void this.uploader!.enqueue(names.last, event.path, event.epoch);
         }
       },
     });
     return await this.finishSuccess(result, config, task, dataset, workDir);
+  }
+
+  /** `best.pt`/`last.pt`, or the names the driver's description gives (Hugging Face's folders travel as archives). */
+  private get checkpointNames(): { best: string; last: string } {
+    return this.driver.describe?.().checkpoints ?? { best: 'best.pt', last: 'last.pt' };
   }
 
   private onEpochEnd(event: EpochEndEvent, interval: number): void {
@@ -253,14 +259,15 @@ class Job<C extends CommonConfig> {
     const store = this.store!;
     const uploader = this.uploader!;
     const tracker = this.tracker!;
+    const names = this.checkpointNames;
     await uploader.drain();
     let best: { uri: string };
     try {
-      best = await store.upload(result.bestCheckpoint, 'best.pt');
+      best = await store.upload(result.bestCheckpoint, names.best);
     } catch (err) {
-      throw new CheckpointUploadError(`best.pt upload to ${store.uriFor('best.pt')} failed: ${(err as Error).message}`, { cause: err });
+      throw new CheckpointUploadError(`${names.best} upload to ${store.uriFor(names.best)} failed: ${(err as Error).message}`, { cause: err });
     }
-    if (result.lastCheckpoint && existsSync(result.lastCheckpoint)) await this.uploadQuietly(result.lastCheckpoint, 'last.pt');
+    if (result.lastCheckpoint && existsSync(result.lastCheckpoint)) await this.uploadQuietly(result.lastCheckpoint, names.last);
     const classesPath = join(workDir, 'classes.json');
     await writeFile(classesPath, JSON.stringify(dataset.classes, null, 2));
     const reportPath = join(workDir, 'dataset-report.json');
@@ -304,14 +311,15 @@ class Job<C extends CommonConfig> {
   }
 
   private async findResumeCheckpoint(store: OutputStore, workDir: string): Promise<string | undefined> {
-    const dest = join(workDir, 'resume', 'last.pt');
+    const { last } = this.checkpointNames;
+    const dest = join(workDir, 'resume', last);
     try {
-      if (await store.download('last.pt', dest)) {
-        this.logger.info({ from: store.uriFor('last.pt') }, 'found last.pt from an earlier attempt: resuming');
+      if (await store.download(last, dest)) {
+        this.logger.info({ from: store.uriFor(last) }, `found ${last} from an earlier attempt: resuming`);
         return dest;
       }
     } catch (err) {
-      this.logger.warn(`could not check for an earlier last.pt: ${(err as Error).message}`);
+      this.logger.warn(`could not check for an earlier ${last}: ${(err as Error).message}`);
     }
     return undefined;
   }
@@ -351,7 +359,8 @@ class Job<C extends CommonConfig> {
     // Keep whatever the run produced: a failed job's last complete checkpoint is still worth having.
     if (this.lastCheckpoint && this.store) {
       await this.uploader?.drain();
-      if (!this.uploader?.uploaded.has('last.pt')) await this.uploadQuietly(this.lastCheckpoint.path, 'last.pt');
+      const { last } = this.checkpointNames;
+      if (!this.uploader?.uploaded.has(last)) await this.uploadQuietly(this.lastCheckpoint.path, last);
     }
     await this.tracker?.finish('FAILED', { tags: { error_code: err.code } });
     if (this.callbacks) {
@@ -377,8 +386,9 @@ class Job<C extends CommonConfig> {
     const err = cause.code === 'INTERRUPTED' ? cause : new InterruptedError(`interrupted: ${cause.message}`);
     await this.uploader?.drain();
     const last = this.lastCheckpoint;
-    if (last && this.store && this.uploader?.uploaded.get('last.pt')?.epoch !== last.epoch) {
-      await this.uploadQuietly(last.path, 'last.pt');
+    const names = this.checkpointNames;
+    if (last && this.store && this.uploader?.uploaded.get(names.last)?.epoch !== last.epoch) {
+      await this.uploadQuietly(last.path, names.last);
     }
     this.callbacks?.progress({
       job_id: jobIdForPayload(args.jobId),
@@ -391,7 +401,7 @@ class Job<C extends CommonConfig> {
     });
     await this.callbacks?.flush();
     await this.tracker?.finish('KILLED');
-    logger.warn({ epoch: this.lastEpoch, checkpoint: last ? this.store?.uriFor('last.pt') : null }, 'interrupted: state saved, exiting for a restart');
+    logger.warn({ epoch: this.lastEpoch, checkpoint: last ? this.store?.uriFor(names.last) : null }, 'interrupted: state saved, exiting for a restart');
     throw err;
   }
 }
