@@ -250,6 +250,14 @@ def train(ctx):
     if len(train_set) == 0 or len(val_set) == 0:
         raise ValueError(f"dataset: {len(train_set)} train / {len(val_set)} val images; both splits need images")
     ctx.log(f"dataset: {len(train_set)} train / {len(val_set)} val images, {len(classes)} classes")
+    batch = int(train_args["per_device_train_batch_size"])
+    if len(train_set) > batch and len(train_set) % batch == 1 and not train_args.get("dataloader_drop_last"):
+        # A last batch of one image breaks BatchNorm in training (most vision backbones have it).
+        ctx.log(f"{len(train_set)} train images at batch {batch} leave a last batch of 1: it is dropped each epoch")
+        train_args["dataloader_drop_last"] = True
+        # drop_last applies to evaluation too: an eval batch that divides the val split keeps every val image.
+        eval_batch = int(train_args.get("per_device_eval_batch_size", batch))
+        train_args["per_device_eval_batch_size"] = max(d for d in range(1, eval_batch + 1) if len(val_set) % d == 0)
 
     args = TrainingArguments(
         output_dir=str(output_dir),

@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import { appRootOf, bridgeScriptPath, createPythonBridgeDriver, ModelUnavailableError, pythonFor as interpreterFor, type PythonBridgeDriver, type PythonBridgeDriverSettings, type Task } from '@trainers/trainer-contract';
+import { appRootOf, bridgeScriptPath, createPythonBridgeDriver, DataError, ModelUnavailableError, pythonFor as interpreterFor, type PythonBridgeDriver, type PythonBridgeDriverSettings, type Task } from '@trainers/trainer-contract';
 import { hfConfigSchema, toTrainingArguments, type HfConfig } from './config.js';
 import { inspectModel, taskFor } from './hub-check.js';
 import { bestMetricFor, canonicalMetricNames, canonicalMetrics, DEFAULT_PRIMARY_METRIC, SUPPORTED_TASKS, type SupportedTask } from './metrics.js';
@@ -61,6 +61,10 @@ export function createHfDriver(options: PythonBridgeDriverSettings = {}): Python
       return task;
     },
     buildSpec: (ctx) => {
+      const { train, val } = ctx.dataset.report.splits;
+      if (val.images === 0) {
+        throw new DataError(`dataset: no val images (${train.images} train); give val/<class>/ folders or a DICEFormat dataset`);
+      }
       const best = bestMetricFor(ctx.config.primary_metric ?? DEFAULT_PRIMARY_METRIC[ctx.task as SupportedTask]);
       return {
         model: bridgeModel(resolveModel(ctx.modelName)),
