@@ -5,7 +5,7 @@
  */
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -51,7 +51,7 @@ beforeAll(async () => {
   // The classifier also travels as an archive of its save_pretrained folder, the way a user stores one in S3.
   execFileSync('tar', ['cf', join(root, 'tiny-resnet.tar'), '-C', root, 'tiny-resnet']);
   await uploadFile(client, join(root, 'tiny-resnet.tar'), 'models', 'resnet/tiny-resnet.tar');
-}, 300_000);
+}, 900_000);
 
 afterAll(async () => {
   client?.destroy();
@@ -162,11 +162,12 @@ describe('trainer-hf with real transformers', () => {
       expect(Object.values(best.id2label).sort()).toEqual(['circle', 'square', 'triangle']);
       expect(best.processor).toMatch(/ImageProcessor/);
 
-      const [run] = await mlflow.read.runsNamed(jobId);
+      const [run] = await mlflow.read.runsNamed(`job-${jobId}`);
       expect(run!.info.status).toBe('FINISHED');
+      expect(done!['mlflow_run_id']).toBe(run!.info.run_id);
       expect(run!.metrics['val_loss']!.map((m) => m.step)).toEqual([1, 2]);
       expect(run!.metrics[primary]).toHaveLength(2);
-      expect(run!.params['learning_rate']).toBe('0.001');
+      expect(Number(run!.params['learning_rate'])).toBe(0.001);
       expect(JSON.stringify(run!.params)).not.toContain('hf_secret_token');
       // Nothing outside WORK_DIR: the job's cwd stays empty.
       expect(readdirSync(r.cwd)).toEqual([]);
@@ -202,7 +203,7 @@ describe('trainer-hf with real transformers', () => {
       expect(stoppedAt).toBeGreaterThanOrEqual(1);
       const csv = (await getObject(client, BUCKET, `checkpoints/${jobId}/results.csv`)).toString('utf8').trim().split('\n');
       expect(csv.map((l) => l.split(',')[0])).toEqual(['epoch', '1', '2', '3']);
-      const runs = await mlflow.read.runsNamed(jobId);
+      const runs = await mlflow.read.runsNamed(`job-${jobId}`);
       expect(runs).toHaveLength(1);
       expect(runs[0]!.info.status).toBe('FINISHED');
     } finally {
