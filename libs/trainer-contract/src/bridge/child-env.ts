@@ -24,5 +24,8 @@ export function bridgeChildEnv(env: NodeJS.ProcessEnv, workDir: string, runtimeD
   out['HF_HOME'] ??= join(cache, 'huggingface');
   out['TORCH_HOME'] ??= join(cache, 'torch');
   out['MPLCONFIGDIR'] ??= join(cache, 'matplotlib');
+  // torch.compile writes its kernels here (default /tmp/torchinductor_<user>, outside the job's space).
+  out['TORCHINDUCTOR_CACHE_DIR'] ??= join(cache, 'torchinductor');
+  out['TRITON_CACHE_DIR'] ??= join(cache, 'triton');
   return out;
 }

@@ -21,5 +21,5 @@ export {
 } from './python-driver.js';
 export { devPython, managedPython, managedVenvDir, pythonFor, requirementsHash, venvHome } from './python-env.js';
 export { bridgeChildEnv } from './child-env.js';
-export { appRootOf, bridgeRuntimeDir } from './runtime-dir.js';
+export { appRootOf, bridgeRuntimeDir, bridgeScriptPath } from './runtime-dir.js';
 export { torchrunPlan, deviceProcessCount, type TorchrunPlan } from './torchrun.js';

@@ -52,8 +52,8 @@ export interface PythonBridgeDriverOptions<C extends CommonConfig> {
   buildSpec(ctx: TrainContext<C>): Record<string, unknown> | Promise<Record<string, unknown>>;
   /** Variables the framework needs on top of the common child environment (offline switches, config dirs). */
   childEnv?(env: NodeJS.ProcessEnv, workDir: string): NodeJS.ProcessEnv;
-  /** Checks before the import check (a local model file exists, …). */
-  preflight?(ctx: PreflightContext<C>): void | Promise<void>;
+  /** Checks before the import check (a local model file exists, …); may return the task the model implies. */
+  preflight?(ctx: PreflightContext<C>): void | Task | Promise<void | Task>;
   /** Adjusts the assembled result (more artifacts, another checkpoint path). */
   collectResult?(result: TrainResult, trainEnd: TrainEndBridgeEvent, ctx: TrainContext<C>): TrainResult | Promise<TrainResult>;
   /** Environment for choosing the interpreter and for the child (default process.env). */
@@ -87,6 +87,16 @@ export function createPythonBridgeDriver<C extends CommonConfig>(o: PythonBridge
   const python = (env: NodeJS.ProcessEnv = baseEnv()) => pythonFor(env, requirements);
   const childEnv = (env: NodeJS.ProcessEnv, workDir: string) => ({ ...bridgeChildEnv(env, workDir, runtimeDir), ...o.childEnv?.(env, workDir) });
   const { module } = o.framework;
+  const checkTask = (task: Task, config: C): Task => {
+    if (!o.tasks.includes(task)) {
+      throw new ConfigError(`config.task: "${task}" is not supported by trainer-${o.name}; use one of ${o.tasks.join(', ')}`);
+    }
+    const names = o.metricNames(task);
+    if (config.primary_metric !== undefined && !names.includes(config.primary_metric)) {
+      throw new ConfigError(`config.primary_metric: "${config.primary_metric}" is not reported for ${task}; choose one of ${names.join(', ')}`);
+    }
+    return task;
+  };
 
   return {
     name: o.name,
@@ -97,20 +107,10 @@ export function createPythonBridgeDriver<C extends CommonConfig>(o: PythonBridge
     datasetFormat: formatFor,
     defaultPrimaryMetric: (task) => o.defaultPrimaryMetric(task),
 
-    resolveTask(modelName, config) {
-      const task = o.resolveTask(modelName, config);
-      if (!o.tasks.includes(task)) {
-        throw new ConfigError(`config.task: "${task}" is not supported by trainer-${o.name}; use one of ${o.tasks.join(', ')}`);
-      }
-      const names = o.metricNames(task);
-      if (config.primary_metric !== undefined && !names.includes(config.primary_metric)) {
-        throw new ConfigError(`config.primary_metric: "${config.primary_metric}" is not reported for ${task}; choose one of ${names.join(', ')}`);
-      }
-      return task;
-    },
+    resolveTask: (modelName, config) => checkTask(o.resolveTask(modelName, config), config),
 
     async preflight(ctx) {
-      await o.preflight?.(ctx);
+      const found = await o.preflight?.(ctx);
       const env = { ...baseEnv(), ...ctx.env };
       const interpreter = python(env);
       const check = await checkPythonModule(interpreter, module, childEnv(env, ctx.workDir));
@@ -125,6 +125,7 @@ export function createPythonBridgeDriver<C extends CommonConfig>(o: PythonBridge
         ctx.logger.warn({ [module]: version }, `${module} ${version} is outside the tested range ${o.framework.testedRange}`);
       }
       ctx.logger.info({ python: interpreter, [module]: version }, `${module} is importable`);
+      return found ? checkTask(found, ctx.config) : undefined;
     },
 
     async train(ctx) {

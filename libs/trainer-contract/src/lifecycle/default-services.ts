@@ -1,4 +1,4 @@
-import { createCheckpointStore, fetchObject, stageDataset } from '../s3/index.js';
+import { createCheckpointStore, fetchModel, stageDataset } from '../s3/index.js';
 import { prepareDataset, summarizeReport } from '../convert/index.js';
 import { createTracker } from '../mlflow/index.js';
 import type { LifecycleServices } from './services.js';
@@ -9,5 +9,5 @@ export const defaultServices: LifecycleServices = {
   summarizeReport: (report) => summarizeReport(report),
   createOutputStore: (opts) => createCheckpointStore(opts),
   createTracker: (opts) => createTracker(opts),
-  fetchModel: (uri, opts) => fetchObject(uri, opts),
+  fetchModel: (uri, opts) => fetchModel(uri, opts),
 };

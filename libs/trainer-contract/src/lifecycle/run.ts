@@ -191,7 +191,7 @@ class Job<C extends CommonConfig> {
     const { args, env, logger, driver, services } = this;
     const interval = parseCallbackInterval(env['CALLBACK_INTERVAL']);
     const config = parseConfigText(driver.configSchema as never, args.configText) as C;
-    const task = driver.resolveTask(args.modelName, config);
+    let task = driver.resolveTask(args.modelName, config);
     this.totalEpochs = config.epochs;
 
     const workDir = resolve(args.workDir ?? (await mkdtemp(join(tmpdir(), `trainer-${args.jobId}-`))));
@@ -202,7 +202,7 @@ class Job<C extends CommonConfig> {
     if (/^s3:\/\//i.test(modelName)) {
       modelName = await services.fetchModel(modelName, { destDir: join(workDir, 'models'), env, logger });
     }
-    await driver.preflight({ jobId: args.jobId, modelName, config, task, workDir, logger, env });
+    task = (await driver.preflight({ jobId: args.jobId, modelName, config, task, workDir, logger, env })) ?? task;
     throwIfAborted(signal);
 
     // --validate-only reports nothing to the backend: it is a dry run.
@@ -243,6 +243,7 @@ class Job<C extends CommonConfig> {
     }
     throwIfAborted(signal);
 
+    const names = this.checkpointNames;
     const store = (this.store = services.createOutputStore({ jobId: args.jobId, env, logger, localDir: args.outputDir }));
     this.uploader = new CheckpointUploader(store, join(workDir, 'upload-staging'), logger);
     await this.record.open(store);
@@ -280,11 +281,16 @@ class Job<C extends CommonConfig> {
         if (event.kind !== 'last') return;
         this.lastCheckpoint = { path: event.path, epoch: event.epoch };
         if (event.epoch % config.checkpoint_interval === 0 || event.epoch === this.totalEpochs) {
-          void this.uploader!.enqueue('last.pt', event.path, event.epoch);
+          void this.uploader!.enqueue(names.last, event.path, event.epoch);
         }
       },
     });
     return await this.finishSuccess(result, config, task, dataset, workDir);
+  }
+
+  /** `best.pt`/`last.pt`, or the names the driver's description gives (Hugging Face's folders travel as archives). */
+  private get checkpointNames(): { best: string; last: string } {
+    return this.driver.describe?.().checkpoints ?? { best: 'best.pt', last: 'last.pt' };
   }
 
   private onEpochEnd(event: EpochEndEvent, interval: number): void {
@@ -316,6 +322,7 @@ class Job<C extends CommonConfig> {
     const store = this.store!;
     const uploader = this.uploader!;
     const tracker = this.tracker!;
+    const names = this.checkpointNames;
     const classesPath = join(workDir, 'classes.json');
     const reportPath = join(workDir, 'dataset-report.json');
     const hasLast = Boolean(result.lastCheckpoint && existsSync(result.lastCheckpoint));
@@ -327,13 +334,13 @@ class Job<C extends CommonConfig> {
     await this.kubeflow?.drain();
     let best: { uri: string };
     try {
-      best = await store.upload(result.bestCheckpoint, 'best.pt');
+      best = await store.upload(result.bestCheckpoint, this.checkpointNames.best);
       uploaded();
     } catch (err) {
-      throw new CheckpointUploadError(`best.pt upload to ${store.uriFor('best.pt')} failed: ${(err as Error).message}`, { cause: err });
+      throw new CheckpointUploadError(`${names.best} upload to ${store.uriFor(names.best)} failed: ${(err as Error).message}`, { cause: err });
     }
     if (hasLast) {
-      await this.uploadQuietly(result.lastCheckpoint!, 'last.pt');
+      await this.uploadQuietly(result.lastCheckpoint!, this.checkpointNames.last);
       uploaded();
     }
     await writeFile(classesPath, JSON.stringify(dataset.classes, null, 2));
@@ -382,15 +389,16 @@ class Job<C extends CommonConfig> {
   }
 
   private async findResumeCheckpoint(store: OutputStore, workDir: string): Promise<string | undefined> {
-    const dest = join(workDir, 'resume', 'last.pt');
+    const { last } = this.checkpointNames;
+    const dest = join(workDir, 'resume', last);
     try {
-      if (await store.download('last.pt', dest)) {
-        this.logger.info({ from: store.uriFor('last.pt') }, 'found last.pt from an earlier attempt: resuming');
+      if (await store.download(last, dest)) {
+        this.logger.info({ from: store.uriFor(last) }, `found ${last} from an earlier attempt: resuming`);
         return dest;
       }
     } catch (err) {
       // Training from scratch while S3 is down would lose the earlier attempt's epochs and fail at upload anyway.
-      const mapped = mapS3Error(err, store.uriFor('last.pt'));
+      const mapped = mapS3Error(err, store.uriFor(this.checkpointNames.last));
       if (mapped.code === 'DATA_UNAVAILABLE') throw new ConfigError(`S3_BUCKET: ${mapped.message}`, { cause: err });
       throw mapped;
     }
@@ -471,11 +479,11 @@ class Job<C extends CommonConfig> {
     const last = this.lastCheckpoint;
     if (!last || !this.store) return;
     await this.uploader?.drain();
-    const stored = this.uploader?.uploaded.get('last.pt')?.epoch ?? this.uploadedDirectly;
+    const stored = this.uploader?.uploaded.get(this.checkpointNames.last)?.epoch ?? this.uploadedDirectly;
     if (stored !== undefined && stored >= last.epoch) return;
-    if (await this.uploadQuietly(last.path, 'last.pt')) {
+    if (await this.uploadQuietly(last.path, this.checkpointNames.last)) {
       this.uploadedDirectly = last.epoch;
-      this.logger.info({ epoch: last.epoch, uri: this.store.uriFor('last.pt') }, `saved the newest last.pt (epoch ${last.epoch})`);
+      this.logger.info({ epoch: last.epoch, uri: this.store.uriFor(this.checkpointNames.last) }, `saved the newest last.pt (epoch ${last.epoch})`);
     }
   }
 
@@ -495,7 +503,7 @@ class Job<C extends CommonConfig> {
     });
     await this.callbacks?.flush();
     await this.tracker?.finish('KILLED');
-    logger.warn({ epoch: this.lastEpoch, checkpoint: last ? this.store?.uriFor('last.pt') : null }, 'interrupted: state saved, exiting for a restart');
+    logger.warn({ epoch: this.lastEpoch, checkpoint: last ? this.store?.uriFor(this.checkpointNames.last) : null }, 'interrupted: state saved, exiting for a restart');
     this.announce(err);
     throw err;
   }

@@ -82,8 +82,11 @@ export interface TrainerDriver<C extends CommonConfig = CommonConfig> {
   defaultPrimaryMetric(task: Task): string;
   /** The layout the framework reads for a task; the lifecycle asks the converter for it. */
   datasetFormat(task: Task): DatasetFormat;
-  /** Cheap checks before any download: the framework imports, the model name resolves. */
-  preflight(ctx: PreflightContext<C>): Promise<void>;
+  /**
+   * Cheap checks before any download: the framework imports, the model name resolves. It may return the task when
+   * only the model itself tells it (a Hugging Face config's architecture); that task then replaces resolveTask's.
+   */
+  preflight(ctx: PreflightContext<C>): Promise<Task | void>;
   train(ctx: TrainContext<C>): Promise<TrainResult>;
   /** What `--describe` says about the framework (CONTRACT §9); name, version and config schema are added to it. */
   describe?(): DriverDescription;

@@ -7,6 +7,7 @@ export const SECRET_ENV_VARS = [
   'CALLBACK_SECRET',
   'MLFLOW_TRACKING_PASSWORD',
   'MLFLOW_TRACKING_TOKEN',
+  'HF_TOKEN',
 ] as const;
 
 const MASK = '***';

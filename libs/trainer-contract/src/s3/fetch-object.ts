@@ -4,13 +4,15 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
-import { ConfigError, ModelSourceUnavailableError, ModelUnavailableError } from '../errors/index.js';
+import { ConfigError, ModelSourceUnavailableError, ModelUnavailableError, TrainerError } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
 import { createS3Client, s3RequestTimeoutMs } from './env.js';
 import { failWhenIdle, withDeadline } from './idle.js';
 import { unsafePathReason } from './keys.js';
 import { mapS3Error } from './errors.js';
 import { withRetry } from './retry.js';
+import { stageDataset } from './stage.js';
+import { archiveTypeOf } from './uri.js';
 
 /**
  * Fetches one object (model weights given as `s3://bucket/path/weights.pt`) into `destDir`, keeping its file
@@ -48,4 +50,26 @@ export async function fetchObject(uri: string, opts: { destDir: string; env?: No
   }
   opts.logger.info({ model: uri, path: dest }, 'model weights fetched');
   return dest;
+}
+
+const WEIGHTS_FILE = /\.(pt|pth|bin|safetensors|ckpt|onnx|h5|pkl)$/i;
+
+/**
+ * A model given as `s3://`: a weights object (`…/best.pt`) is fetched as one file; a prefix (`…/model/`) or an
+ * archive (`.tar`, `.tar.gz`, `.zip`) of a saved model folder (Hugging Face's `save_pretrained` output) is staged
+ * the way a dataset is, and the local folder is returned. What the user must fix is MODEL_UNAVAILABLE (exit 3).
+ */
+export async function fetchModel(uri: string, opts: { destDir: string; env?: NodeJS.ProcessEnv; logger: Logger; signal?: AbortSignal }): Promise<string> {
+  const name = uri.replace(/\/+$/, '').split('/').pop() ?? '';
+  if (!uri.endsWith('/') && !archiveTypeOf(name) && WEIGHTS_FILE.test(name)) return fetchObject(uri, opts);
+  try {
+    const staged = await stageDataset(uri, { workDir: opts.destDir, logger: opts.logger, progressIntervalMs: 0, ...(opts.env ? { env: opts.env } : {}), ...(opts.signal ? { signal: opts.signal } : {}) });
+    opts.logger.info({ model: uri, path: staged.dir, files: staged.files }, 'model folder fetched');
+    return staged.dir;
+  } catch (err) {
+    if (err instanceof TrainerError && err.isUserError) {
+      throw new ModelUnavailableError(`--model-name: ${err.message.replace(/^dataset URI: /, '')}`, { cause: err });
+    }
+    throw err;
+  }
 }

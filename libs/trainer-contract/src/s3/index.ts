@@ -5,4 +5,4 @@ export type { ProgressListener as StageProgressListener } from './progress.js';
 export { createCheckpointStore, type CheckpointStore, type CheckpointStoreOptions } from './checkpoint.js';
 export { unsafePathReason } from './keys.js';
 export { extractArchive, DEFAULT_ARCHIVE_LIMITS, type ArchiveLimits } from './archive.js';
-export { fetchObject } from './fetch-object.js';
+export { fetchModel, fetchObject } from './fetch-object.js';
