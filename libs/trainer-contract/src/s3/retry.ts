@@ -36,7 +36,7 @@ const TRANSIENT_S3_NAMES = new Set([
   'TimeoutError',
 ]);
 
-function isTransient(err: unknown): boolean {
+export function isTransient(err: unknown): boolean {
   if (err instanceof TransientError) return true;
   if (err instanceof TrainerError) return false;
   if (!err || typeof err !== 'object') return false;
