@@ -173,7 +173,7 @@ suite(`trainer-timm with real timm ${why ? `(skipped: ${why})` : `(${PYTHON})`}`
         shape: [1, 3],
         epoch: 1,
         arch: 'test_resnet',
-        keys: ['args', 'arch', 'best_epoch', 'classes', 'epoch', 'history', 'metric', 'num_classes', 'optimizer', 'rng', 'scheduler', 'state_dict', 'version'],
+        keys: ['args', 'arch', 'best_epoch', 'best_state_dict', 'classes', 'epoch', 'history', 'metric', 'num_classes', 'optimizer', 'rng', 'scheduler', 'state_dict', 'version'],
       });
 
       expect(run!.info.status).toBe('FINISHED');

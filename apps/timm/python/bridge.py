@@ -26,7 +26,13 @@ from pathlib import Path
 
 from trainer_bridge import ModelUnavailableError, run
 
-RAW_OF = {"accuracy_top1": "eval_top1", "accuracy_top5": "eval_top5", "val_loss": "eval_loss", "loss": "train_loss", "lr": "lr"}
+RAW_OF = {
+    "accuracy_top1": "eval_top1",
+    "accuracy_top5": "eval_top5",
+    "val_loss": "eval_loss",
+    "loss": "train_loss",
+    "lr": "lr",
+}
 DECREASING = {"eval_loss", "train_loss"}
 COLUMNS = ["epoch", "train_loss", "eval_loss", "eval_top1", "eval_top5", "lr"]
 CHECKPOINT_VERSION = 2
@@ -48,20 +54,25 @@ def read_checkpoint(path):
 
     try:
         return torch.load(str(path), map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - anything unreadable is the user's file, not a retryable failure
-        raise ModelUnavailableError(f"cannot load checkpoint {path}: {type(e).__name__}: {str(e).splitlines()[0][:300]}") from e
+    except Exception as e:
+        raise ModelUnavailableError(
+            f"cannot load checkpoint {path}: {type(e).__name__}: {str(e).splitlines()[0][:300]}"
+        ) from e
 
 
 def state_dict_of(ckpt, use_ema=True):
     """The weights in a checkpoint, as timm's load_checkpoint reads them (EMA first, then state_dict, then bare)."""
     if isinstance(ckpt, dict):
-        for key in (("state_dict_ema", "model_ema") if use_ema else ()) + ("state_dict", "model"):
+        for key in (("state_dict_ema", "model_ema") if use_ema else ()) + (
+            "state_dict",
+            "model",
+        ):
             if isinstance(ckpt.get(key), dict):
                 sd = ckpt[key]
                 break
         else:
             sd = ckpt
-        return {k[7:] if k.startswith("module.") else k: v for k, v in sd.items()}
+        return {k.removeprefix("module."): v for k, v in sd.items()}
     raise ModelUnavailableError("checkpoint holds no state_dict")
 
 
@@ -81,12 +92,20 @@ def load_weights(model, state_dict, source, arch):
     import torch
 
     own = model.state_dict()
-    head = model.pretrained_cfg.get("classifier") if hasattr(model, "pretrained_cfg") else None
+    head = (
+        model.pretrained_cfg.get("classifier")
+        if hasattr(model, "pretrained_cfg")
+        else None
+    )
     heads = [head] if isinstance(head, str) else list(head or [])
-    is_head = lambda k: any(k == h or k.startswith(h + ".") for h in heads)  # noqa: E731
+    is_head = lambda k: any(k == h or k.startswith(h + ".") for h in heads)
     missing = [k for k in own if k not in state_dict]
     unexpected = [k for k in state_dict if k not in own]
-    mismatched = [k for k in own if k in state_dict and tuple(state_dict[k].shape) != tuple(own[k].shape)]
+    mismatched = [
+        k
+        for k in own
+        if k in state_dict and tuple(state_dict[k].shape) != tuple(own[k].shape)
+    ]
     bad = [k for k in missing + unexpected + mismatched if not is_head(k)]
     if bad:
         raise ModelUnavailableError(
@@ -139,7 +158,9 @@ def base_lr(args):
     if args.get("lr") is not None:
         return float(args["lr"])
     ratio = args["batch"] * args["grad_accum_steps"] / args["lr_base_size"]
-    scale = args["lr_base_scale"] or ("sqrt" if any(o in args["opt"].lower() for o in ("ada", "lamb")) else "linear")
+    scale = args["lr_base_scale"] or (
+        "sqrt" if any(o in args["opt"].lower() for o in ("ada", "lamb")) else "linear"
+    )
     return args["lr_base"] * (ratio**0.5 if scale == "sqrt" else ratio)
 
 
@@ -153,25 +174,37 @@ def build_model(ctx, args, num_classes):
         kwargs["drop_path_rate"] = args["drop_path_rate"]
     if not (os.path.isabs(source) or source.startswith("s3://")):
         try:
-            model = timm.create_model(source, pretrained=bool(args["pretrained"]), **kwargs)
+            model = timm.create_model(
+                source, pretrained=bool(args["pretrained"]), **kwargs
+            )
         except RuntimeError as e:
             if "pretrained" in str(e).lower() and "no" in str(e).lower():
-                raise ModelUnavailableError(f"model {source}: {e} (set pretrained: false to train it from scratch)") from e
+                raise ModelUnavailableError(
+                    f"model {source}: {e} (set pretrained: false to train it from scratch)"
+                ) from e
             raise
         return model, source.split(".")[0]
     ckpt = read_checkpoint(source)
     arch = arch_of(ckpt)
     named = args.get("model")
     if arch and named and arch.split(".")[0] != named.split(".")[0]:
-        raise ModelUnavailableError(f"model_name: {source} is a checkpoint of {arch}, but config.model is {named}")
+        raise ModelUnavailableError(
+            f"model_name: {source} is a checkpoint of {arch}, but config.model is {named}"
+        )
     arch = (named or arch or "").split(".")[0]
     if not arch:
-        raise ModelUnavailableError(f"model_name: {source} is a bare state_dict; name its architecture with config.model (e.g. resnet18)")
+        raise ModelUnavailableError(
+            f"model_name: {source} is a bare state_dict; name its architecture with config.model (e.g. resnet18)"
+        )
     if not timm.is_model(arch):
-        raise ModelUnavailableError(f"model_name: {source} is a checkpoint of {arch!r}, which timm does not know")
+        raise ModelUnavailableError(
+            f"model_name: {source} is a checkpoint of {arch!r}, which timm does not know"
+        )
     model = timm.create_model(arch, pretrained=False, **kwargs)
     fresh = load_weights(model, state_dict_of(ckpt), source, arch)
-    ctx.log(f"weights from {source} ({arch}); fresh: {', '.join(fresh) if fresh else 'none'}")
+    ctx.log(
+        f"weights from {source} ({arch}); fresh: {', '.join(fresh) if fresh else 'none'}"
+    )
     return model, arch
 
 
@@ -212,25 +245,61 @@ def make_loaders(args, data_config, dataset_spec, class_map, device):
         raise ValueError(f"no training images in {folders['train']}")
     workers = int(args["workers"])
     cuda = device.type == "cuda"
-    common = {"num_workers": workers, "pin_memory": bool(args["pin_mem"]) and cuda, "persistent_workers": workers > 0}
+    common = {
+        "num_workers": workers,
+        "pin_memory": bool(args["pin_mem"]) and cuda,
+        "persistent_workers": workers > 0,
+    }
     batch = min(int(args["batch"]), len(train_ds))
     gen = torch.Generator()
     gen.manual_seed(int(args["seed"]))
     # drop_last as timm's create_loader does for training: mixup needs whole (even) batches.
-    train_loader = torch.utils.data.DataLoader(train_ds, batch_size=batch, shuffle=True, drop_last=True, generator=gen, **common)
-    val_loader = torch.utils.data.DataLoader(val_ds, batch_size=int(args.get("validation_batch_size") or args["batch"]), shuffle=False, **common)
+    train_loader = torch.utils.data.DataLoader(
+        train_ds,
+        batch_size=batch,
+        shuffle=True,
+        drop_last=True,
+        generator=gen,
+        **common,
+    )
+    val_loader = torch.utils.data.DataLoader(
+        val_ds,
+        batch_size=int(args.get("validation_batch_size") or args["batch"]),
+        shuffle=False,
+        **common,
+    )
     return train_loader, val_loader, batch
 
 
 # --- the loop (train.py's train_one_epoch and validate) -----------------------------------------------------------
 
 
-def train_one_epoch(ctx, epoch, model, loader, optimizer, loss_fn, args, device, amp_autocast, loss_scaler, model_ema, mixup_fn, scheduler, num_updates, steps):
+def train_one_epoch(
+    ctx,
+    epoch,
+    model,
+    loader,
+    optimizer,
+    loss_fn,
+    args,
+    device,
+    amp_autocast,
+    loss_scaler,
+    model_ema,
+    mixup_fn,
+    scheduler,
+    num_updates,
+    steps,
+):
     import torch
     from timm.models import model_parameters
     from timm.utils import AverageMeter, dispatch_clip_grad
 
-    if mixup_fn is not None and args["mixup_off_epoch"] and epoch >= args["mixup_off_epoch"]:
+    if (
+        mixup_fn is not None
+        and args["mixup_off_epoch"]
+        and epoch >= args["mixup_off_epoch"]
+    ):
         mixup_fn.mixup_enabled = False
     accum = int(args["grad_accum_steps"])
     clip, clip_mode = args.get("clip_grad"), args["clip_mode"]
@@ -245,7 +314,10 @@ def train_one_epoch(ctx, epoch, model, loader, optimizer, loss_fn, args, device,
         need_update = batch_idx == last_idx or (batch_idx + 1) % accum == 0
         if batch_idx >= last_to_accum:
             accum = last_accum
-        inp, target = inp.to(device, non_blocking=True), target.to(device, non_blocking=True)
+        inp, target = (
+            inp.to(device, non_blocking=True),
+            target.to(device, non_blocking=True),
+        )
         if mixup_fn is not None:
             inp, target = mixup_fn(inp, target)
         if args["channels_last"] and device.type == "cuda":
@@ -255,9 +327,16 @@ def train_one_epoch(ctx, epoch, model, loader, optimizer, loss_fn, args, device,
             loss = loss_fn(output, target)
         if accum > 1:
             loss = loss / accum
-        params = lambda: model_parameters(model, exclude_head="agc" in clip_mode)  # noqa: E731
+        params = lambda: model_parameters(model, exclude_head="agc" in clip_mode)
         if loss_scaler is not None:
-            loss_scaler(loss, optimizer, clip_grad=clip, clip_mode=clip_mode, parameters=params(), need_update=need_update)
+            loss_scaler(
+                loss,
+                optimizer,
+                clip_grad=clip,
+                clip_mode=clip_mode,
+                parameters=params(),
+                need_update=need_update,
+            )
         else:
             loss.backward()
             if need_update:
@@ -288,7 +367,10 @@ def validate(ctx, model, loader, loss_fn, device, amp_autocast, args, num_classe
     with torch.no_grad():
         for inp, target in loader:
             ctx.raise_if_stopped()
-            inp, target = inp.to(device, non_blocking=True), target.to(device, non_blocking=True)
+            inp, target = (
+                inp.to(device, non_blocking=True),
+                target.to(device, non_blocking=True),
+            )
             if args["channels_last"] and device.type == "cuda":
                 inp = inp.contiguous(memory_format=torch.channels_last)
             with amp_autocast():
@@ -330,38 +412,73 @@ def train(ctx):
     classes = spec["classes"]
     num_classes = len(classes)
     class_map = {c["name"]: int(c["index"]) for c in classes}
-    (weights / "classes.json").write_text(json.dumps(classes, indent=2) + "\n", encoding="utf-8")
+    (weights / "classes.json").write_text(
+        json.dumps(classes, indent=2) + "\n", encoding="utf-8"
+    )
 
     random_seed(int(args["seed"]), 0)
     device = pick_device(args)
     model, arch = build_model(ctx, args, num_classes)
-    data_args = {k: args[k] for k in ("input_size", "crop_pct", "interpolation") if args.get(k) is not None}
+    data_args = {
+        k: args[k]
+        for k in ("input_size", "crop_pct", "interpolation")
+        if args.get(k) is not None
+    }
     data_config = resolve_data_config(data_args, model=model)
-    ctx.log(f"{arch}: {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M params, data config {data_config}, device {device}")
+    ctx.log(
+        f"{arch}: {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M params, data config {data_config}, device {device}"
+    )
     model.to(device)
     cuda = device.type == "cuda"
     if args["channels_last"] and cuda:
         model.to(memory_format=torch.channels_last)
 
-    train_loader, val_loader, batch = make_loaders(args, data_config, spec["dataset"], class_map, device)
+    train_loader, val_loader, batch = make_loaders(
+        args, data_config, spec["dataset"], class_map, device
+    )
     if batch != int(args["batch"]):
-        ctx.log(f"batch {args['batch']} is more than the {batch} training images; using {batch}")
+        ctx.log(
+            f"batch {args['batch']} is more than the {batch} training images; using {batch}"
+        )
     args["batch"] = batch
     lr = base_lr(args)
-    opt_kwargs = {k: args[k] for k in ("opt_eps", "opt_betas", "layer_decay") if args.get(k) is not None}
+    opt_kwargs = {
+        k: args[k]
+        for k in ("opt_eps", "opt_betas", "layer_decay")
+        if args.get(k) is not None
+    }
     if "opt_eps" in opt_kwargs:
         opt_kwargs["eps"] = opt_kwargs.pop("opt_eps")
     if "opt_betas" in opt_kwargs:
         opt_kwargs["betas"] = tuple(opt_kwargs.pop("opt_betas"))
-    optimizer = create_optimizer_v2(model, opt=args["opt"], lr=lr, weight_decay=args["weight_decay"], momentum=args["momentum"], **opt_kwargs)
+    optimizer = create_optimizer_v2(
+        model,
+        opt=args["opt"],
+        lr=lr,
+        weight_decay=args["weight_decay"],
+        momentum=args["momentum"],
+        **opt_kwargs,
+    )
 
     amp = bool(args["amp"]) and cuda
     if args["amp"] and not cuda:
         ctx.log("amp is for CUDA; training in float32 on the CPU")
     amp_dtype = torch.bfloat16 if args["amp_dtype"] == "bfloat16" else torch.float16
-    amp_autocast = (lambda: torch.autocast(device_type=device.type, dtype=amp_dtype)) if amp else nullcontext
-    loss_scaler = NativeScaler(device=device.type) if amp and amp_dtype == torch.float16 else None
-    model_ema = ModelEmaV3(model, decay=args["model_ema_decay"], use_warmup=args["model_ema_warmup"]) if args["model_ema"] else None
+    amp_autocast = (
+        (lambda: torch.autocast(device_type=device.type, dtype=amp_dtype))
+        if amp
+        else nullcontext
+    )
+    loss_scaler = (
+        NativeScaler(device=device.type) if amp and amp_dtype == torch.float16 else None
+    )
+    model_ema = (
+        ModelEmaV3(
+            model, decay=args["model_ema_decay"], use_warmup=args["model_ema_warmup"]
+        )
+        if args["model_ema"]
+        else None
+    )
 
     accum = int(args["grad_accum_steps"])
     updates_per_epoch = (len(train_loader) + accum - 1) // accum
@@ -397,7 +514,9 @@ def train(ctx):
     num_epochs = int(args["epochs"])
 
     mixup_fn = None
-    mixup_active = args["mixup"] > 0 or args["cutmix"] > 0 or args.get("cutmix_minmax") is not None
+    mixup_active = (
+        args["mixup"] > 0 or args["cutmix"] > 0 or args.get("cutmix_minmax") is not None
+    )
     if mixup_active:
         mixup_fn = Mixup(
             mixup_alpha=args["mixup"],
@@ -417,28 +536,44 @@ def train(ctx):
     train_loss_fn = train_loss_fn.to(device)
     val_loss_fn = torch.nn.CrossEntropyLoss().to(device)
 
-    start_epoch, best_metric, best_epoch, history = 0, None, 0, []
+    start_epoch, best_metric, best_epoch, history, best_sd = 0, None, 0, [], None
     if spec.get("resume"):
         ck = read_checkpoint(spec["resume"])
         resumed_arch = arch_of(ck)
         if resumed_arch and resumed_arch.split(".")[0] != arch:
-            raise ModelUnavailableError(f"the job's last.pt is a checkpoint of {resumed_arch}, not {arch}: start a new job id or train {resumed_arch}")
+            raise ModelUnavailableError(
+                f"the job's last.pt is a checkpoint of {resumed_arch}, not {arch}: start a new job id or train {resumed_arch}"
+            )
         if int(ck.get("num_classes", num_classes)) != num_classes:
-            raise ModelUnavailableError(f"the job's last.pt has {ck.get('num_classes')} classes, the dataset {num_classes}")
+            raise ModelUnavailableError(
+                f"the job's last.pt has {ck.get('num_classes')} classes, the dataset {num_classes}"
+            )
         done = int(ck.get("epoch", -1)) + 1
         if ck.get("optimizer") is None or done >= num_epochs:
-            ctx.log(f"{spec['resume']} is a finished checkpoint; training starts from the beginning")
+            ctx.log(
+                f"{spec['resume']} is a finished checkpoint; training starts from the beginning"
+            )
         else:
             load_weights(model, state_dict_of(ck, use_ema=False), spec["resume"], arch)
             optimizer.load_state_dict(ck["optimizer"])
             if model_ema is not None and isinstance(ck.get("state_dict_ema"), dict):
                 model_ema.module.load_state_dict(ck["state_dict_ema"])
-            if loss_scaler is not None and isinstance(ck.get(loss_scaler.state_dict_key), dict):
+            if loss_scaler is not None and isinstance(
+                ck.get(loss_scaler.state_dict_key), dict
+            ):
                 loss_scaler.load_state_dict(ck[loss_scaler.state_dict_key])
             if scheduler is not None and isinstance(ck.get("scheduler"), dict):
                 scheduler.load_state_dict(ck["scheduler"])
-            start_epoch, best_metric, best_epoch = done, ck.get("metric"), int(ck.get("best_epoch", 0))
+            start_epoch, best_metric, best_epoch = (
+                done,
+                ck.get("metric"),
+                int(ck.get("best_epoch", 0)),
+            )
             history = list(ck.get("history") or [])
+            # A restart in a fresh WORK_DIR has no best.pt: last.pt carries the best epoch's weights for it.
+            if isinstance(ck.get("best_state_dict"), dict):
+                best_sd = ck["best_state_dict"]
+                torch_save_atomic(best_sd, weights / "best.pt")
             if isinstance(ck.get("rng"), dict):
                 torch.set_rng_state(ck["rng"]["torch"])
     if scheduler is not None and start_epoch > 0:
@@ -447,16 +582,41 @@ def train(ctx):
         else:
             scheduler.step(start_epoch)
 
-    write_args_yaml(run_dir / "args.yaml", {k: v for k, v in args.items()}, arch, num_classes)
+    write_args_yaml(
+        run_dir / "args.yaml", {k: v for k, v in args.items()}, arch, num_classes
+    )
     ctx.train_start(epochs=num_epochs, start_epoch=start_epoch, save_dir=run_dir)
     num_updates, steps = start_epoch * updates_per_epoch, 0
     for epoch in range(start_epoch, num_epochs):
         started = time.monotonic()
         train_metrics, num_updates, steps = train_one_epoch(
-            ctx, epoch, model, train_loader, optimizer, train_loss_fn, args, device, amp_autocast, loss_scaler, model_ema, mixup_fn, scheduler, num_updates, steps
+            ctx,
+            epoch,
+            model,
+            train_loader,
+            optimizer,
+            train_loss_fn,
+            args,
+            device,
+            amp_autocast,
+            loss_scaler,
+            model_ema,
+            mixup_fn,
+            scheduler,
+            num_updates,
+            steps,
         )
         evaluated = model_ema.module if model_ema is not None else model
-        eval_metrics = validate(ctx, evaluated, val_loader, val_loss_fn, device, amp_autocast, args, num_classes)
+        eval_metrics = validate(
+            ctx,
+            evaluated,
+            val_loader,
+            val_loss_fn,
+            device,
+            amp_autocast,
+            args,
+            num_classes,
+        )
         row = {
             "epoch": epoch + 1,
             "train_loss": train_metrics["loss"],
@@ -468,13 +628,19 @@ def train(ctx):
         if scheduler is not None:
             scheduler.step(epoch + 1, row[primary])
         history.append(row)
-        improved = better(row[primary], best_metric, primary) and math.isfinite(row[primary])
+        improved = better(row[primary], best_metric, primary) and math.isfinite(
+            row[primary]
+        )
         if improved:
             best_metric, best_epoch = row[primary], epoch + 1
         write_results(run_dir / "results.csv", history)
         # best.pt before last.pt: a stop between the two leaves a last.pt whose best.pt is already on disk.
         if improved:
-            torch_save_atomic(evaluated.state_dict(), weights / "best.pt")
+            best_sd = {
+                k: v.detach().to("cpu", copy=True)
+                for k, v in evaluated.state_dict().items()
+            }
+            torch_save_atomic(best_sd, weights / "best.pt")
         state = {
             "epoch": epoch,
             "arch": arch,
@@ -487,6 +653,7 @@ def train(ctx):
             "classes": [c["name"] for c in classes],
             "args": {**args, "model": arch},
             "history": history,
+            "best_state_dict": best_sd,
             "rng": {"torch": torch.get_rng_state()},
         }
         if scheduler is not None:
@@ -500,11 +667,25 @@ def train(ctx):
             ctx.checkpoint("best", weights / "best.pt", epoch + 1)
         ctx.checkpoint("last", weights / "last.pt", epoch + 1)
         raw = {k: v for k, v in row.items() if k != "epoch"}
-        ctx.epoch_end(epoch + 1, raw, lr={"lr": train_metrics["lr"]}, epoch_time=time.monotonic() - started, epochs=num_epochs)
+        ctx.epoch_end(
+            epoch + 1,
+            raw,
+            lr={"lr": train_metrics["lr"]},
+            epoch_time=time.monotonic() - started,
+            epochs=num_epochs,
+        )
 
-    best_row = next((h for h in history if h["epoch"] == best_epoch), history[-1] if history else {})
+    best_row = next(
+        (h for h in history if h["epoch"] == best_epoch), history[-1] if history else {}
+    )
     final = {k: v for k, v in best_row.items() if k != "epoch"}
-    ctx.train_end(best_epoch or (history[-1]["epoch"] if history else 0), final, run_dir, best=weights / "best.pt", last=weights / "last.pt")
+    ctx.train_end(
+        best_epoch or (history[-1]["epoch"] if history else 0),
+        final,
+        run_dir,
+        best=weights / "best.pt",
+        last=weights / "last.pt",
+    )
 
 
 if __name__ == "__main__":
