@@ -16,7 +16,7 @@ const contractLayers = [
   ['errors'],
   ['log'],
   ['retry', 'convert', 'config', 's3'],
-  ['callbacks', 'mlflow', 'cli'],
+  ['callbacks', 'mlflow', 'cli', 'k8s', 'kubeflow'],
   ['lifecycle'],
   ['bridge'],
   ['testing', 'conformance'],

@@ -27,7 +27,7 @@ const OPTIMIZERS = ['adamw_torch', 'adamw_torch_fused', 'adamw_torch_npu_fused',
  * common `epochs` and `batch` are num_train_epochs and per_device_train_batch_size; `imgsz`, when set, overrides
  * the image processor's size. Only `hflip` is the trainer's own: the one augmentation, which mirrors boxes too.
  */
-export const hfConfigShape = {
+const hfConfigShape = {
   epochs: z.number().int().min(1).max(100_000).default(3).describe('num_train_epochs'),
   batch: z.number().int().min(1).max(65_536).default(8).describe('per_device_train_batch_size'),
   imgsz: imgszSchema(),
@@ -58,7 +58,7 @@ export const hfConfigShape = {
 const TRAINER_SETS = 'the trainer sets it: evaluation and checkpoints happen every epoch, so they can be uploaded and resumed';
 
 /** TrainingArguments the trainer sets itself; a config that names one is refused with the reason. */
-export const HF_OWNED_KEYS: Record<string, string> = {
+const HF_OWNED_KEYS: Record<string, string> = {
   num_train_epochs: 'use the common key "epochs"',
   per_device_train_batch_size: 'use the common key "batch"',
   use_cpu: 'use the common key "device": "cpu"',

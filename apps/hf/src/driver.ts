@@ -1,20 +1,17 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import { appRootOf, bridgeScriptPath, createPythonBridgeDriver, DataError, ModelUnavailableError, pythonFor as interpreterFor, type PythonBridgeDriver, type PythonBridgeDriverSettings, type Task } from '@trainers/trainer-contract';
+import { appRootOf, bridgeScriptPath, createPythonBridgeDriver, DataError, ModelUnavailableError, type PythonBridgeDriver, type PythonBridgeDriverSettings, type Task } from '@trainers/trainer-contract';
 import { hfConfigSchema, toTrainingArguments, type HfConfig } from './config.js';
 import { inspectModel, taskFor } from './hub-check.js';
 import { bestMetricFor, canonicalMetricNames, canonicalMetrics, DEFAULT_PRIMARY_METRIC, SUPPORTED_TASKS, type SupportedTask } from './metrics.js';
 import { bridgeModel, modelFolder, resolveModel, taskFromLocalConfig } from './model.js';
 
-export const DRIVER_VERSION = '0.1.0';
+const DRIVER_VERSION = '0.1.0';
 const APP_ROOT = appRootOf(import.meta.url);
 /** The range requirements.txt pins; others may work but were not tested. */
-export const TESTED_TRANSFORMERS = { range: '>=5.17.0,<5.19', pinned: '5.18.0' } as const;
+const TESTED_TRANSFORMERS = { range: '>=5.17.0,<5.19', pinned: '5.18.0' } as const;
 /** Hugging Face checkpoints are folders: each travels as one archive (CONTRACT §6). */
-export const CHECKPOINTS = { best: 'best.tar', last: 'last.tar' } as const;
-
-/** The interpreter the trainer runs (TRAINER_PYTHON, the managed venv for requirements.txt, python3). */
-export const pythonFor = (env: NodeJS.ProcessEnv, appRoot = APP_ROOT) => interpreterFor(env, join(appRoot, 'requirements.txt'));
+const CHECKPOINTS = { best: 'best.tar', last: 'last.tar' } as const;
 
 /** Without config.task or a local config.json to read, a task that fits primary_metric stands until preflight knows. */
 function provisionalTask(config: HfConfig): SupportedTask {

@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { ModelUnavailableError, type Task } from '@trainers/trainer-contract';
 
-export type ModelKind = 'hub' | 'local' | 's3';
+type ModelKind = 'hub' | 'local' | 's3';
 
 export interface ModelRef {
   kind: ModelKind;

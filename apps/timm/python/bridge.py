@@ -98,7 +98,9 @@ def load_weights(model, state_dict, source, arch):
         else None
     )
     heads = [head] if isinstance(head, str) else list(head or [])
-    is_head = lambda k: any(k == h or k.startswith(h + ".") for h in heads)
+    def is_head(k):
+        return any(k == h or k.startswith(h + ".") for h in heads)
+
     missing = [k for k in own if k not in state_dict]
     unexpected = [k for k in state_dict if k not in own]
     mismatched = [
@@ -327,7 +329,9 @@ def train_one_epoch(
             loss = loss_fn(output, target)
         if accum > 1:
             loss = loss / accum
-        params = lambda: model_parameters(model, exclude_head="agc" in clip_mode)
+        def params():
+            return model_parameters(model, exclude_head="agc" in clip_mode)
+
         if loss_scaler is not None:
             loss_scaler(
                 loss,

@@ -10,7 +10,7 @@ const positive = (max: number) => z.number().gt(0).max(max);
  * to true (issue 12), `epochs`/`batch`/`device` are the contract's common keys, and `img_size` may also come from the
  * common `imgsz`.
  */
-export const timmConfigShape = {
+const timmConfigShape = {
   batch: z.number().int().min(1).max(65_536).default(128).describe('images per batch (train.py --batch-size)'),
   // Model
   model: z.string().min(1).max(200).optional().describe('timm architecture of a bare state_dict given as --model-name'),
@@ -88,7 +88,7 @@ export const timmConfigShape = {
 };
 
 /** train.py options the trainer sets itself; naming one is refused with the reason. */
-export const TIMM_OWNED_KEYS: Record<string, string> = {
+const TIMM_OWNED_KEYS: Record<string, string> = {
   data_dir: 'the trainer points timm at the dataset it staged from --dataset-s3-uri',
   data: 'the trainer points timm at the dataset it staged from --dataset-s3-uri',
   dataset: 'the trainer points timm at the dataset it staged from --dataset-s3-uri',

@@ -5,20 +5,20 @@ import { toTimmArgs, timmConfigSchema, type TimmConfig } from './config.js';
 import { canonicalMetricNames, canonicalMetrics, DEFAULT_PRIMARY_METRIC, SUPPORTED_TASKS, type SupportedTask } from './metrics.js';
 import { checkModelFile, checkTimmName, resolveModel } from './model.js';
 
-export const DRIVER_VERSION = '0.1.0';
+const DRIVER_VERSION = '0.1.0';
 
 /** apps/timm, from src/ (tests) or dist/ (the bundle): both sit one level below it. */
 const APP_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /** The range requirements.txt pins; others may work but were not tested. */
-export const TESTED_TIMM = { range: '>=1.0.29,<1.1', pinned: '1.0.29' } as const;
+const TESTED_TIMM = { range: '>=1.0.29,<1.1', pinned: '1.0.29' } as const;
 
-export const pythonFor = (env: NodeJS.ProcessEnv, appRoot = APP_ROOT) => interpreterFor(env, join(appRoot, 'requirements.txt'));
+const pythonFor = (env: NodeJS.ProcessEnv, appRoot = APP_ROOT) => interpreterFor(env, join(appRoot, 'requirements.txt'));
 
 /**
  * A classifier needs two classes, and an ImageFolder class folder with no image is a mistake (timm would silently
  * renumber the classes around it). Raised before the child starts, as a data error (exit 3).
  */
-export function checkClassifyDataset(dataset: TrainContext['dataset']): void {
+function checkClassifyDataset(dataset: TrainContext['dataset']): void {
   const classes = dataset.classes;
   if (classes.length < 2) {
     throw new DataError(`dataset: ${classes.length} class${classes.length === 1 ? ` ("${classes[0]!.name}")` : 'es'}; classification needs at least 2`);

@@ -15,7 +15,7 @@ const CANONICAL: Record<string, { name: string; scale: number }> = {
   lr: { name: 'lr', scale: 1 },
 };
 
-export const CANONICAL_NAMES = ['loss', 'val_loss', 'accuracy_top1', 'accuracy_top5', 'lr'];
+const CANONICAL_NAMES = ['loss', 'val_loss', 'accuracy_top1', 'accuracy_top5', 'lr'];
 
 export const DEFAULT_PRIMARY_METRIC: Record<SupportedTask, string> = { classify: 'accuracy_top1' };
 

@@ -19,7 +19,7 @@ const progressMetricsSchema = z
 export const PROGRESS_PHASES = ['staging', 'converting', 'training', 'uploading'] as const;
 export type ProgressPhase = (typeof PROGRESS_PHASES)[number];
 
-export const phaseProgressSchema = z.object({
+const phaseProgressSchema = z.object({
   /** Units done of `total` in this phase: objects while staging, files while uploading, steps while converting. */
   done: z.number().int().min(0),
   total: z.number().int().min(0),

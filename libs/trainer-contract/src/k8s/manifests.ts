@@ -37,10 +37,10 @@ type Obj = Record<string, unknown>;
 
 export const TRAINER_CONTAINER = 'trainer';
 /** Kubeflow's torch plugin injects torchrun's env into the container of this name, in the replicated job of this name. */
-export const KUBEFLOW_NODE = 'node';
+const KUBEFLOW_NODE = 'node';
 export const TERMINATION_MESSAGE_PATH = '/dev/termination-log';
 const WORK_DIR = '/work';
-export const TORCHRUN_PORT = 29500;
+const TORCHRUN_PORT = 29500;
 
 /** The credentials a trainer reads, each taken from the Secret when the key is there (CONTRACT §3). */
 export const SECRET_KEYS = [
@@ -93,7 +93,7 @@ function effectiveConfig(o: ManifestOptions): Obj {
   return o.config;
 }
 
-export function trainerArgs(o: ManifestOptions): string[] {
+function trainerArgs(o: ManifestOptions): string[] {
   return [
     '--job-id', o.jobId,
     '--model-name', o.modelName,
@@ -122,11 +122,11 @@ function jobEnv(o: ManifestOptions): Obj[] {
   return plain.filter(([, v]) => v !== undefined).map(([name, value]) => ({ name, value }));
 }
 
-export function trainerEnv(o: ManifestOptions): Obj[] {
+function trainerEnv(o: ManifestOptions): Obj[] {
   return [...podEnv(o), ...jobEnv(o)];
 }
 
-export function resources(o: ManifestOptions): Obj {
+function resources(o: ManifestOptions): Obj {
   const requests: Obj = { ...(o.cpu ? { cpu: o.cpu } : {}), ...(o.memory ? { memory: o.memory } : {}) };
   const limits: Obj = { ...(o.memory ? { memory: o.memory } : {}), ...(o.gpus > 0 ? { 'nvidia.com/gpu': o.gpus } : {}) };
   return { ...(Object.keys(requests).length ? { requests } : {}), ...(Object.keys(limits).length ? { limits } : {}) };
@@ -195,7 +195,7 @@ function nodeJobSpec(o: ManifestOptions, container: Obj, indexed: boolean): Obj 
   };
 }
 
-export function runtimeName(app: string): string {
+function runtimeName(app: string): string {
   return `trainer-${app}`;
 }
 

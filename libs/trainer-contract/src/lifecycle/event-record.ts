@@ -2,10 +2,10 @@ import type { SentEvent } from '../callbacks/index.js';
 import type { Logger } from '../log/index.js';
 import type { OutputStore } from './services.js';
 
-export const EVENT_RECORD_FILE = 'events.jsonl';
+const EVENT_RECORD_FILE = 'events.jsonl';
 
 /** One line of `checkpoints/<job_id>/events.jsonl`. */
-export interface RecordedEvent {
+interface RecordedEvent {
   /** 1, 2, 3… across every attempt of the job. */
   seq: number;
   webhook_id: string;

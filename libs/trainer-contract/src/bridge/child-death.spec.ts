@@ -7,10 +7,10 @@ import { PassThrough } from 'node:stream';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import { defineConfig } from '../config/index.js';
-import { createPythonBridgeDriver } from '../bridge/index.js';
+import { createPythonBridgeDriver } from './index.js';
 import { createS3Client } from '../s3/index.js';
 import { startCallbackReceiver, startS3Server, writeShapesDataset, type S3TestServer } from '../testing/index.js';
-import { runTrainerCli } from './run.js';
+import { runTrainerCli } from '../lifecycle/run.js';
 
 const PYTHON = '/usr/bin/python3';
 
