@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { generate } from 'selfsigned';
-import { runTrainerCli } from '../lifecycle/index.js';
+import { runTrainerCli } from './index.js';
 import { createScriptedDriver, writeShapesDataset } from '../testing/index.js';
 
 // The whole trainer, not just the reporter: a job run with the variables Kubeflow injects posts its epochs.
