@@ -105,7 +105,8 @@ async function runJob(job: Job): Promise<AppResult & { workDir: string; cwd: str
 }
 
 const json = (r: ReceivedCallback) => r.json as Record<string, unknown>;
-const progress = (rx: CallbackReceiver) => rx.received.filter((c) => c.kind === 'progress').map(json);
+// Epoch progress only; the phases around training (staging, converting, uploading) carry another `phase`.
+const progress = (rx: CallbackReceiver) => rx.received.filter((c) => c.kind === 'progress' && (json(c)['phase'] ?? 'training') === 'training').map(json);
 const completion = (rx: CallbackReceiver) => rx.received.filter((c) => c.kind === 'completion').map(json);
 
 /** Unpacks best.tar from S3 and loads it with from_pretrained in the trainer's own interpreter. */

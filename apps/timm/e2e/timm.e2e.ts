@@ -85,7 +85,8 @@ async function runJob(job: Job): Promise<AppResult & { workDir: string; cwd: str
 }
 
 const json = (r: { json: unknown }) => r.json as Record<string, unknown>;
-const progressOf = (rx: CallbackReceiver, status = 'running') => rx.received.filter((r) => r.kind === 'progress' && json(r)['status'] === status).map(json);
+// Epoch progress only; the phases around training (staging, converting, uploading) carry another `phase`.
+const progressOf = (rx: CallbackReceiver, status = 'running') => rx.received.filter((r) => r.kind === 'progress' && json(r)['status'] === status && (json(r)['phase'] ?? 'training') === 'training').map(json);
 const completionsOf = (rx: CallbackReceiver) => rx.received.filter((r) => r.kind === 'completion').map(json);
 const problems = (stderr: string) => stderr.split('\n').filter((l) => l.startsWith('trainer-timm: '));
 const close = (x: number) => expect.closeTo(x, 6) as unknown as number;
@@ -121,6 +122,7 @@ suite(`trainer-timm with real timm ${why ? `(skipped: ${why})` : `(${PYTHON})`}`
           metrics: { ...canonicalOf(rows[e - 1]!), extra_metrics: rawOf(rows[e - 1]!) },
           epoch_time: expect.any(Number),
           timestamp: expect.any(String),
+          phase: 'training',
         });
       }
       const [run] = await mlflow.read.runsNamed('job-501');

@@ -191,6 +191,7 @@ function expectProgress(rx: CallbackReceiver, jobId: string, totalEpochs: number
       metrics: approx({ ...metrics, extra_metrics: raw }),
       epoch_time: expect.any(Number),
       timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/),
+      phase: 'training',
     });
   }
 }
