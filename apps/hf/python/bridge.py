@@ -16,7 +16,6 @@ The spec adds to the common part (task, run_dir, resume, dataset): `model` (a hu
 `train_args` (TrainingArguments keywords), `hflip`, `imgsz`, `metric_for_best_model`, `greater_is_better`, `device`.
 """
 
-import csv
 import json
 import math
 import os
@@ -24,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from trainer_bridge import ModelUnavailableError, run, safe
+from trainer_bridge import ModelUnavailableError, read_results, run, safe, write_results
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -116,25 +115,6 @@ def _logits_and_boxes(preds):
 def canonical_to_trainer(name):
     """primary_metric (canonical) → the Trainer's metric_for_best_model (without its eval_ prefix)."""
     return {"val_loss": "loss"}.get(name, name)
-
-
-def write_results(path, history):
-    if not history:
-        return
-    fields = list(dict.fromkeys(k for row in history for k in row))
-    tmp = Path(path).with_name(f".{Path(path).name}.tmp")
-    with open(tmp, "w", encoding="utf-8", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(history)
-    os.replace(tmp, path)
-
-
-def read_results(path):
-    if not Path(path).is_file():
-        return []
-    with open(path, encoding="utf-8", newline="") as f:
-        return [{k: (float(v) if k != "epoch" else int(float(v))) for k, v in row.items() if v not in (None, "")} for row in csv.DictReader(f)]
 
 
 def make_callback(ctx, run_dir, output_dir, epochs, history):

@@ -51,8 +51,7 @@ export function createHfDriver(options: PythonBridgeDriverSettings = {}): Python
       if (ref.kind === 'local' && !modelFolder(ref.value)) {
         throw new ModelUnavailableError(`model_name: ${ref.value}: ${isDir(ref.value) ? 'no config.json in the folder (expected save_pretrained output)' : 'no such folder'}`);
       }
-      const env = { ...(options.env ?? process.env), ...ctx.env };
-      const info = await inspectModel(driver.python(env), helper, bridgeModel(ref), driver.childEnv(env, ctx.workDir), ctx.workDir);
+      const info = await inspectModel(ctx.python, helper, bridgeModel(ref), ctx.childEnv, ctx.workDir);
       const task = taskFor(info, ctx.config.task as Task | undefined, ctx.modelName);
       ctx.logger.info({ model: ctx.modelName, modelType: info.model_type, architecture: info.architecture, task }, 'model checked');
       return task;

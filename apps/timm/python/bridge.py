@@ -16,7 +16,6 @@ weights/best.pt (a plain state_dict: `timm.create_model(arch, num_classes=N).loa
 weights/classes.json, results.csv (summary.csv's columns) and args.yaml.
 """
 
-import csv
 import json
 import math
 import os
@@ -24,7 +23,7 @@ import time
 from contextlib import nullcontext
 from pathlib import Path
 
-from trainer_bridge import ModelUnavailableError, run
+from trainer_bridge import ModelUnavailableError, run, use_cpu_threads, write_results
 
 RAW_OF = {
     "accuracy_top1": "eval_top1",
@@ -121,14 +120,6 @@ def load_weights(model, state_dict, source, arch):
 
 
 # --- run files ----------------------------------------------------------------------------------------------------
-
-
-def write_results(path, history):
-    with open(path, "w", encoding="utf-8", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=COLUMNS)
-        w.writeheader()
-        for row in history:
-            w.writerow({k: row.get(k) for k in COLUMNS})
 
 
 def write_args_yaml(path, args, arch, num_classes):
@@ -400,7 +391,6 @@ def train(ctx):
     spec = ctx.spec
     args = dict(spec["train_args"])
     ctx.raise_if_stopped()
-    threads = int(os.environ.get("TRAINER_CPU_THREADS") or 0)
     import torch
     from timm.data import Mixup, resolve_data_config
     from timm.loss import LabelSmoothingCrossEntropy, SoftTargetCrossEntropy
@@ -408,8 +398,7 @@ def train(ctx):
     from timm.scheduler import create_scheduler_v2
     from timm.utils import ModelEmaV3, NativeScaler, random_seed
 
-    if threads > 0:
-        torch.set_num_threads(threads)
+    use_cpu_threads()
     run_dir = Path(spec["run_dir"])
     weights = run_dir / "weights"
     weights.mkdir(parents=True, exist_ok=True)
@@ -637,7 +626,7 @@ def train(ctx):
         )
         if improved:
             best_metric, best_epoch = row[primary], epoch + 1
-        write_results(run_dir / "results.csv", history)
+        write_results(run_dir / "results.csv", history, fields=COLUMNS)
         # best.pt before last.pt: a stop between the two leaves a last.pt whose best.pt is already on disk.
         if improved:
             best_sd = {

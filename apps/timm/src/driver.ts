@@ -1,6 +1,6 @@
-import { dirname, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createPythonBridgeDriver, DataError, pythonFor as interpreterFor, type PythonBridgeDriver, type PythonBridgeDriverSettings, type Task, type TrainContext } from '@trainers/trainer-contract';
+import { createPythonBridgeDriver, DataError, type PythonBridgeDriver, type PythonBridgeDriverSettings, type Task, type TrainContext } from '@trainers/trainer-contract';
 import { toTimmArgs, timmConfigSchema, type TimmConfig } from './config.js';
 import { canonicalMetricNames, canonicalMetrics, DEFAULT_PRIMARY_METRIC, SUPPORTED_TASKS, type SupportedTask } from './metrics.js';
 import { checkModelFile, checkTimmName, resolveModel } from './model.js';
@@ -11,8 +11,6 @@ const DRIVER_VERSION = '0.1.0';
 const APP_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /** The range requirements.txt pins; others may work but were not tested. */
 const TESTED_TIMM = { range: '>=1.0.29,<1.1', pinned: '1.0.29' } as const;
-
-const pythonFor = (env: NodeJS.ProcessEnv, appRoot = APP_ROOT) => interpreterFor(env, join(appRoot, 'requirements.txt'));
 
 /**
  * A classifier needs two classes, and an ImageFolder class folder with no image is a mistake (timm would silently
@@ -53,8 +51,7 @@ export function createTimmDriver(options: PythonBridgeDriverSettings = {}): Pyth
       const ref = resolveModel(ctx.modelName);
       checkModelFile(ref);
       if (ref.kind === 'name') {
-        const env = { ...(options.env ?? process.env), ...ctx.env };
-        await checkTimmName(ref.value, pythonFor(env, appRoot), { ...env, HF_HUB_OFFLINE: '1' });
+        await checkTimmName(ref.value, ctx.python, { ...ctx.childEnv, HF_HUB_OFFLINE: '1' });
       }
     },
     buildSpec: (ctx) => {

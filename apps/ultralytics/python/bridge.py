@@ -5,20 +5,18 @@ The spec (JSON, written by src/driver.ts) adds to the runtime's common keys (tas
   data         absolute data.yaml (or a classify directory)
   project,name the run directory is project/name (always exist_ok)
   train_args   Ultralytics training kwargs (epochs, imgsz, lr0, ...), already validated
-  config_dir   YOLO_CONFIG_DIR (inside WORK_DIR)
 
 Stop points are Ultralytics callbacks, none of them inside a checkpoint write, so after SIGTERM the previous epoch's
 last.pt (with optimizer state) stays resumable.
 """
 
-import csv
 import glob
 import math
 import os
 import shutil
 from pathlib import Path
 
-from trainer_bridge import ModelUnavailableError, log, numbers, run, safe
+from trainer_bridge import ModelUnavailableError, log, numbers, read_results, run, safe, use_cpu_threads, write_results
 
 INTEGRATIONS = ("sync", "hub", "clearml", "comet", "dvc", "mlflow", "neptune", "raytune", "tensorboard", "wandb")
 # Only these may change on resume; Ultralytics takes everything else from the checkpoint.
@@ -30,18 +28,7 @@ FONT_CANDIDATES = (
 )
 
 
-# --- environment, before `import ultralytics` -------------------------------------------------------------------
-
-
-def prepare_environment(ctx):
-    config_dir = Path(ctx.spec["config_dir"])
-    config_dir.mkdir(parents=True, exist_ok=True)
-    os.environ["YOLO_CONFIG_DIR"] = str(config_dir)
-    os.environ["YOLO_OFFLINE"] = "True"
-    os.environ["YOLO_AUTOINSTALL"] = "False"
-    # Third-party SDKs that Ultralytics' integrations would wake up, in case a setting slips through.
-    os.environ.setdefault("WANDB_MODE", "disabled")
-    os.environ.setdefault("COMET_MODE", "disabled")
+# --- settings ---------------------------------------------------------------------------------------------------
 
 
 def install_font(ctx, config_dir):
@@ -68,7 +55,7 @@ def configure_settings(ctx):
     from ultralytics.utils import USER_CONFIG_DIR
 
     install_font(ctx, Path(USER_CONFIG_DIR))
-    work = Path(ctx.spec["config_dir"]).parent
+    work = Path(ctx.spec["work_dir"])
     updates = {k: False for k in INTEGRATIONS if k in settings}
     for key, sub in (("datasets_dir", "datasets"), ("weights_dir", "weights"), ("runs_dir", "runs")):
         if key in settings:
@@ -105,24 +92,12 @@ def prepare_resume(ctx, run_dir):
 
 def restore_results_csv(path, results):
     """Earlier epochs' rows, so results.csv stays whole and the best epoch can be found after a restart."""
-    if path.exists() or not isinstance(results, dict) or not results:
-        return
-    keys = list(results.keys())
-    rows = zip(*(results[k] for k in keys))
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(",".join(keys) + "\n")
-        for row in rows:
-            f.write(",".join("%.6g" % float(v) for v in row) + "\n")
+    if not path.exists() and isinstance(results, dict) and results:
+        rows = [{k: "%.6g" % float(v) for k, v in zip(results, row)} for row in zip(*results.values())]
+        write_results(path, rows, fields=list(results))  # %.6g, as Ultralytics writes the rows it appends
 
 
 # --- best epoch --------------------------------------------------------------------------------------------------
-
-
-def read_results(path):
-    if not path.exists():
-        return []
-    with open(path, encoding="utf-8") as f:
-        return [{k.strip(): v.strip() for k, v in row.items() if k} for row in csv.DictReader(f)]
 
 
 def best_epoch_from(best_pt, rows, fallback):
@@ -153,17 +128,6 @@ def best_epoch_from(best_pt, rows, fallback):
         return fallback
     epoch, values = best
     return epoch, {k: v for k, v in values.items() if k not in ("epoch", "time") and not k.startswith("lr/")}
-
-
-def use_cpu_threads(_trainer):
-    """TRAINER_CPU_THREADS=N: torch's intra-op threads for CPU training. Ultralytics sets cpu_count - 1 (leaving a
-    core to dataloader workers), i.e. 1 on a 2-core machine; with workers=0 all cores can compute (1.4x faster here).
-    Runs after Ultralytics' select_device(), which would otherwise reset it."""
-    n = int(os.environ.get("TRAINER_CPU_THREADS") or 0)
-    if n > 0:
-        import torch
-
-        torch.set_num_threads(n)
 
 
 # --- hooks -------------------------------------------------------------------------------------------------------
@@ -215,7 +179,7 @@ class Hooks:
 
     def register(self, model):
         for event, fn in (
-            ("on_pretrain_routine_end", use_cpu_threads),
+            ("on_pretrain_routine_end", lambda _trainer: use_cpu_threads()),  # after select_device(), which resets it
             ("on_train_start", self.on_train_start),
             ("on_train_epoch_start", self.on_train_epoch_start),
             ("on_train_batch_end", self.on_train_batch_end),
@@ -246,7 +210,6 @@ def load_model(spec):
 
 def train(ctx):
     spec = ctx.spec
-    prepare_environment(ctx)
     configure_settings(ctx)
     ctx.raise_if_stopped()
     from ultralytics import YOLO

@@ -37,7 +37,6 @@ export function createUltralyticsDriver(options: PythonBridgeDriverSettings = {}
       project: dirname(ctx.runDir),
       name: basename(ctx.runDir),
       train_args: toUltralyticsArgs(ctx.config as Record<string, unknown>),
-      config_dir: join(ctx.workDir, 'yolo-config'),
     }),
   });
 }

@@ -27,6 +27,8 @@ from .errors import EXIT_FAILED, EXIT_INTERRUPTED, BridgeInterrupted, ModelSourc
 from .events import log
 from .hooks import safe
 from .numbers import numbers, to_float
+from .results import read_results, write_results
+from .threads import use_cpu_threads
 from .runtime import Context, run
 
 __all__ = [
@@ -39,7 +41,10 @@ __all__ = [
     "log",
     "numbers",
     "publish",
+    "read_results",
     "run",
     "safe",
     "to_float",
+    "use_cpu_threads",
+    "write_results",
 ]

@@ -27,5 +27,8 @@ export function bridgeChildEnv(env: NodeJS.ProcessEnv, workDir: string, runtimeD
   // torch.compile writes its kernels here (default /tmp/torchinductor_<user>, outside the job's space).
   out['TORCHINDUCTOR_CACHE_DIR'] ??= join(cache, 'torchinductor');
   out['TRITON_CACHE_DIR'] ??= join(cache, 'triton');
+  // Their settings were dropped above; these also keep an SDK a framework imports anyway from trying to log in.
+  out['WANDB_MODE'] = 'disabled';
+  out['COMET_MODE'] = 'disabled';
   return out;
 }

@@ -52,14 +52,24 @@ export interface PythonBridgeDriverOptions<C extends CommonConfig> {
   buildSpec(ctx: TrainContext<C>): Record<string, unknown> | Promise<Record<string, unknown>>;
   /** Variables the framework needs on top of the common child environment (offline switches, config dirs). */
   childEnv?(env: NodeJS.ProcessEnv, workDir: string): NodeJS.ProcessEnv;
-  /** Checks before the import check (a local model file exists, …); may return the task the model implies. */
-  preflight?(ctx: PreflightContext<C>): void | Task | Promise<void | Task>;
+  /**
+   * Checks before the import check (a local model file exists, …); may return the task the model implies. A probe
+   * of its own runs `ctx.python` in `ctx.childEnv`, so its caches land in the work dir like the child's.
+   */
+  preflight?(ctx: FrameworkPreflightContext<C>): void | Task | Promise<void | Task>;
   /** Adjusts the assembled result (more artifacts, another checkpoint path). */
   collectResult?(result: TrainResult, trainEnd: TrainEndBridgeEvent, ctx: TrainContext<C>): TrainResult | Promise<TrainResult>;
   /** Environment for choosing the interpreter and for the child (default process.env). */
   env?: NodeJS.ProcessEnv;
   /** How long a stopping child gets after SIGTERM before SIGKILL (default 30 s). */
   killGraceMs?: number;
+}
+
+export interface FrameworkPreflightContext<C extends CommonConfig> extends PreflightContext<C> {
+  /** The interpreter the child will run. */
+  python: string;
+  /** The child's environment for this work dir (no secrets, caches inside the work dir). */
+  childEnv: NodeJS.ProcessEnv;
 }
 
 /** What an app's create…Driver(options) passes through, so tests can point it at another root, env or grace period. */
@@ -110,10 +120,11 @@ export function createPythonBridgeDriver<C extends CommonConfig>(o: PythonBridge
     resolveTask: (modelName, config) => checkTask(o.resolveTask(modelName, config), config),
 
     async preflight(ctx) {
-      const found = await o.preflight?.(ctx);
       const env = { ...baseEnv(), ...ctx.env };
       const interpreter = python(env);
-      const check = await checkPythonModule(interpreter, module, childEnv(env, ctx.workDir));
+      const probeEnv = childEnv(env, ctx.workDir);
+      const found = await o.preflight?.({ ...ctx, python: interpreter, childEnv: probeEnv });
+      const check = await checkPythonModule(interpreter, module, probeEnv);
       if (!check.ok) {
         throw new ModelUnavailableError([
           `${module} cannot be imported by ${interpreter}: ${check.error ?? 'unknown error'}`,
