@@ -51,7 +51,7 @@ describe('managed venv paths', () => {
       err = e as typeof err;
     }
     expect(err.status).toBe(1);
-    expect(err.stderr).toContain('setup failed: nope: no such environment (known: ultralytics');
+    expect(err.stderr).toMatch(/setup failed: nope: no such environment \(known: [^)]*\bultralytics\b[^)]*\bdev\b/);
     expect(err.stderr).toContain('TRAINER_PYTHON=/path/to/venv/bin/python');
   });
 

@@ -1,46 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import type { S3TestEnv } from '@trainers/trainer-contract/testing';
+import { readdirSync } from 'node:fs';
 import { SYSTEM_PYTHON } from './fake.js';
 
-/** A plain SDK client for the test's own reads and writes, independent of the code under test. */
-export function testS3Client(env: S3TestEnv): S3Client {
-  return new S3Client({
-    endpoint: env.S3_ENDPOINT,
-    region: env.AWS_REGION,
-    forcePathStyle: true,
-    credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY },
-  });
-}
-
-function walk(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : [join(dir, e.name)]));
-}
-
-/** Uploads every file under `dir` to `s3://bucket/prefix/…`. */
-export async function uploadDir(client: S3Client, dir: string, bucket: string, prefix: string): Promise<void> {
-  for (const file of walk(dir)) {
-    await client.send(new PutObjectCommand({ Bucket: bucket, Key: `${prefix}/${relative(dir, file)}`, Body: readFileSync(file) }));
-  }
-}
-
-export async function uploadFile(client: S3Client, file: string, bucket: string, key: string): Promise<void> {
-  await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: readFileSync(file) }));
-}
+export { getObject, listKeys, testS3Client, uploadDir, uploadFile } from '@trainers/trainer-contract/testing';
 
 /** Zips `dir`'s contents (entries relative to it) with Python's zipfile, as a user's archive would look. */
 export function zipDir(dir: string, zipPath: string): void {
   execFileSync(SYSTEM_PYTHON, ['-m', 'zipfile', '-c', zipPath, ...readdirSync(dir)], { cwd: dir });
-}
-
-export async function getObject(client: S3Client, bucket: string, key: string): Promise<Buffer> {
-  const res = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-  return Buffer.from(await res.Body!.transformToByteArray());
-}
-
-export async function listKeys(client: S3Client, bucket: string, prefix: string): Promise<string[]> {
-  const res = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }));
-  return (res.Contents ?? []).map((o) => o.Key!).sort();
 }

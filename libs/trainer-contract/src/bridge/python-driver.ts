@@ -65,7 +65,7 @@ export interface PythonBridgeDriverOptions<C extends CommonConfig> {
   killGraceMs?: number;
 }
 
-export interface FrameworkPreflightContext<C extends CommonConfig> extends PreflightContext<C> {
+interface FrameworkPreflightContext<C extends CommonConfig> extends PreflightContext<C> {
   /** The interpreter the child will run. */
   python: string;
   /** The child's environment for this work dir (no secrets, caches inside the work dir). */

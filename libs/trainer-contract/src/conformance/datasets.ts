@@ -1,50 +1,12 @@
-import { readdir, readFile, writeFile } from 'node:fs/promises';
-import { join, relative } from 'node:path';
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { create as createTar } from 'tar';
+import { uploadDir, uploadFile } from '../testing/s3-objects.js';
 import { writeShapesDataset } from '../testing/shapes-dataset.js';
 import type { ConformanceProfile } from './types.js';
 
-/** The suite's own S3 reads and writes, independent of the code under test. */
-export function suiteS3Client(env: { S3_ENDPOINT: string; AWS_ACCESS_KEY_ID: string; AWS_SECRET_ACCESS_KEY: string; AWS_REGION: string }): S3Client {
-  return new S3Client({
-    endpoint: env.S3_ENDPOINT,
-    region: env.AWS_REGION,
-    forcePathStyle: true,
-    credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY },
-    // s3rver stores streamed bodies with the SDK's default checksums framing still on (shared/notes/s3rver.md).
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
-}
-
-async function walk(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { withFileTypes: true });
-  const nested = await Promise.all(entries.map((e) => (e.isDirectory() ? walk(join(dir, e.name)) : Promise.resolve([join(dir, e.name)]))));
-  return nested.flat();
-}
-
-async function uploadDir(client: S3Client, dir: string, bucket: string, prefix: string): Promise<void> {
-  for (const file of await walk(dir)) {
-    await client.send(new PutObjectCommand({ Bucket: bucket, Key: `${prefix}/${relative(dir, file)}`, Body: await readFile(file) }));
-  }
-}
-
-export async function listKeys(client: S3Client, bucket: string, prefix: string): Promise<string[]> {
-  const keys: string[] = [];
-  let token: string | undefined;
-  do {
-    const res = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) }));
-    keys.push(...(res.Contents ?? []).map((o) => o.Key!));
-    token = res.IsTruncated ? res.NextContinuationToken : undefined;
-  } while (token);
-  return keys.sort();
-}
-
-export async function getObject(client: S3Client, bucket: string, key: string): Promise<Buffer> {
-  const res = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-  return Buffer.from(await res.Body!.transformToByteArray());
-}
+export { getObject, listKeys, testS3Client as suiteS3Client } from '../testing/s3-objects.js';
 
 const DATASET_BUCKET = 'datasets';
 /** The shapes generator's categories, by id: what classes.json must map the class indices to. */
@@ -79,7 +41,7 @@ export async function prepareDatasets(root: string, client: S3Client, profile: C
   await uploadDir(client, good, DATASET_BUCKET, 'shapes');
   const archive = join(root, 'shapes.tar.gz');
   await createTar({ gzip: true, file: archive, cwd: good }, ['images', 'annotations.json']);
-  await client.send(new PutObjectCommand({ Bucket: DATASET_BUCKET, Key: 'archives/shapes.tar.gz', Body: await readFile(archive) }));
+  await uploadFile(client, archive, DATASET_BUCKET, 'archives/shapes.tar.gz');
 
   const text = await readFile(join(good, 'annotations.json'), 'utf8');
   const variant = async (name: string, annotations: string) => {

@@ -9,3 +9,5 @@ export * from './failure.js';
 export * from './driver-run.js';
 export * from './s3-outage.js';
 export * from './k8s-schemas.js';
+export * from './app-process.js';
+export * from './s3-objects.js';

@@ -1,10 +1,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import type { S3TestEnv } from './s3-server.js';
 
 /** A plain SDK client for a test's own reads and writes, independent of the code under test. */
-export function testS3Client(env: S3TestEnv): S3Client {
+export function testS3Client(env: { S3_ENDPOINT: string; AWS_ACCESS_KEY_ID: string; AWS_SECRET_ACCESS_KEY: string; AWS_REGION: string }): S3Client {
   return new S3Client({
     endpoint: env.S3_ENDPOINT,
     region: env.AWS_REGION,
@@ -36,8 +35,14 @@ export async function getObject(client: S3Client, bucket: string, key: string): 
   return Buffer.from(await res.Body!.transformToByteArray());
 }
 
-/** Every key under `prefix`, sorted (one page: tests keep far fewer than 1,000 objects). */
+/** Every key under `prefix`, sorted. */
 export async function listKeys(client: S3Client, bucket: string, prefix: string): Promise<string[]> {
-  const res = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }));
-  return (res.Contents ?? []).map((o) => o.Key!).sort();
+  const keys: string[] = [];
+  let token: string | undefined;
+  do {
+    const res = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) }));
+    keys.push(...(res.Contents ?? []).map((o) => o.Key!));
+    token = res.IsTruncated ? res.NextContinuationToken : undefined;
+  } while (token);
+  return keys.sort();
 }
