@@ -146,9 +146,10 @@ suite(`trainer-timm with real timm ${why ? `(skipped: ${why})` : `(${PYTHON})`}`
       expect(await listKeys(client, BUCKET, 'checkpoints/501/')).toEqual(
         expect.arrayContaining(['args.yaml', 'best.pt', 'classes.json', 'last.pt', 'results.csv'].map((f) => `checkpoints/501/${f}`)),
       );
+      // ImageFolder's order (class folders sorted by name), which is the order timm's dataset reads them in.
       expect(JSON.parse((await getObject(client, BUCKET, 'checkpoints/501/classes.json')).toString())).toEqual([
-        { index: 0, id: 1, name: 'square' },
-        { index: 1, id: 2, name: 'circle' },
+        { index: 0, id: 2, name: 'circle' },
+        { index: 1, id: 1, name: 'square' },
         { index: 2, id: 3, name: 'triangle' },
       ]);
       expect(readdirSync(join(r.workDir, 'run', 'weights')).sort()).toEqual(['best.pt', 'classes.json', 'last.pt']);
@@ -175,7 +176,7 @@ suite(`trainer-timm with real timm ${why ? `(skipped: ${why})` : `(${PYTHON})`}`
         shape: [1, 3],
         epoch: 1,
         arch: 'test_resnet',
-        keys: ['args', 'arch', 'best_epoch', 'best_state_dict', 'classes', 'epoch', 'history', 'metric', 'num_classes', 'optimizer', 'rng', 'scheduler', 'state_dict', 'version'],
+        keys: ['arch', 'args', 'best_epoch', 'best_state_dict', 'classes', 'epoch', 'history', 'metric', 'num_classes', 'optimizer', 'rng', 'scheduler', 'state_dict', 'version'],
       });
 
       expect(run!.info.status).toBe('FINISHED');
@@ -195,7 +196,8 @@ suite(`trainer-timm with real timm ${why ? `(skipped: ${why})` : `(${PYTHON})`}`
     const config = { epochs: 3, img_size: 96, batch: 4, model_ema: true, mixup: 0.2, smoothing: 0.1, grad_accum_steps: 2, clip_grad: 5 };
     try {
       const first = launch({ jobId: '502', rx, dataset: 's3://datasets/shapes-big/', config });
-      await rx.waitFor((all) => all.some((r) => r.kind === 'progress'), 150_000);
+      // After the first trained epoch (staging and converting send progress too, with their own phase).
+      await rx.waitFor(() => progressOf(rx).length > 0, 150_000);
       first.run.child.kill('SIGTERM');
       const stopped = await first.run.done;
       expect(stopped.code).toBe(143);

@@ -291,7 +291,7 @@ describe('trainer-ultralytics end to end (built app, real Ultralytics, s3rver, c
       expect(r.code).toBe(1);
       expect(problems(r.stderr)).toEqual(['trainer-ultralytics: fake_ultralytics: simulated crash in epoch 2']);
       noStack(r.stderr);
-      expect(r.termination).toEqual({ code: 'TRAINING_FAILED', message: 'fake_ultralytics: simulated crash in epoch 2', exit_code: 1 });
+      expect(r.termination).toEqual({ code: 'TRAINING_FAILED', message: 'fake_ultralytics: simulated crash in epoch 2', exit_code: 1, retriable: true });
       expect(processesMentioning(join(r.workDir, 'ultralytics-job.json'))).toEqual([]);
       expectWellFormed(rx, '305');
       expect(progressOf(rx).map((p) => json(p)['current_epoch'])).toEqual([1]);
@@ -305,7 +305,7 @@ describe('trainer-ultralytics end to end (built app, real Ultralytics, s3rver, c
         final_metrics: {},
         checkpoint_path: null,
         mlflow_run_id: run!.info.run_id,
-        error: { code: 'TRAINING_FAILED', message: 'fake_ultralytics: simulated crash in epoch 2' },
+        error: { code: 'TRAINING_FAILED', message: 'fake_ultralytics: simulated crash in epoch 2', exit_code: 1, retriable: true },
         timestamp: expect.any(String),
       });
       expect(run!.info.status).toBe('FAILED');

@@ -233,7 +233,7 @@ describe('preflight', () => {
 });
 
 describe('childEnv', () => {
-  it('hands Python no credentials, puts the runtime on PYTHONPATH and pins the offline switches into WORK_DIR', () => {
+  it('hands Python no credentials, puts the runtime on PYTHONPATH, pins caches into WORK_DIR and turns off other trackers', () => {
     const env = createUltralyticsDriver().childEnv(
       { PATH: '/bin', AWS_SECRET_ACCESS_KEY: 's', AWS_ACCESS_KEY_ID: 'a', MLFLOW_TRACKING_URI: 'http://m', CALLBACK_SECRET: 'c', S3_ENDPOINT: 'e', ULTRALYTICS_API_KEY: 'k', PYTHONPATH: '/p', CUDA_VISIBLE_DEVICES: '0' },
       '/work',
@@ -249,6 +249,10 @@ describe('childEnv', () => {
       HF_HOME: '/work/cache/huggingface',
       TORCH_HOME: '/work/cache/torch',
       MPLCONFIGDIR: '/work/cache/matplotlib',
+      TORCHINDUCTOR_CACHE_DIR: '/work/cache/torchinductor',
+      TRITON_CACHE_DIR: '/work/cache/triton',
+      WANDB_MODE: 'disabled',
+      COMET_MODE: 'disabled',
     });
   });
 });

@@ -2,7 +2,7 @@
 // the image's root, then the trainer run from there. A file the bundle needs but the Dockerfile does not copy fails
 // here, not in a pod.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -39,14 +39,23 @@ function tree(dir: string, skip: string): string[] {
   return out.sort();
 }
 
-/** The model and task an app's conformance suite trains (no download), so --validate-only passes. */
-function profile(app: ShippedApp): { model: string; task: string } {
-  const fallback: Record<string, { model: string; task: string }> = { ultralytics: { model: 'yolov8n.yaml', task: 'detect' } };
+/**
+ * The model and task an app's conformance suite trains (no download), so --validate-only passes. An app whose models
+ * are folders (hf) ships e2e/make_tiny_model.py, which builds one from a config into `scratch`.
+ */
+function profile(app: ShippedApp, python: string, scratch: string): { model: string; task: string } {
+  if (app.name === 'ultralytics') return { model: 'yolov8n.yaml', task: 'detect' };
+  const maker = join(app.root, 'e2e', 'make_tiny_model.py');
+  if (existsSync(maker)) {
+    const dir = join(scratch, 'tiny-model');
+    execFileSync(python, [maker, 'classify', dir, '64'], { env: { PATH: process.env['PATH'], HOME: process.env['HOME'], HF_HUB_OFFLINE: '1' }, stdio: 'pipe' });
+    return { model: dir, task: 'classify' };
+  }
   const file = join(app.root, 'e2e', 'conformance.e2e.ts');
   const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
-  const model = /model:\s*'([^']+\.ya?ml|[^']+)'/.exec(text.slice(text.indexOf('real')))?.[1];
+  const model = /model:\s*'([^']+)'/.exec(text.slice(text.indexOf('real')))?.[1];
   const task = /task:\s*'([a-z]+)'/.exec(text)?.[1];
-  return fallback[app.name] ?? { model: model ?? 'MODEL', task: task ?? 'detect' };
+  return { model: model ?? 'MODEL', task: task ?? 'detect' };
 }
 
 const apps = shippedApps();
@@ -133,10 +142,10 @@ describe.each(apps.map((a) => [a.name, a] as const))('the %s image layout, repla
     }
     const data = mkdtempSync(join(tmpdir(), `image-${name}-data-`));
     try {
-      await writeShapesDataset(data, { images: 12, size: 64 });
+      await writeShapesDataset(join(data, 'shapes'), { images: 12, size: 64 });
+      const { model, task } = profile(app, python, data);
       const before = tree(root, work);
-      const { model, task } = profile(app);
-      const r = await run(entry(), ['--validate-only', '--job-id', '1', '--model-name', model, '--dataset-s3-uri', data, '--config', JSON.stringify({ task })], { cwd: work, env });
+      const r = await run(entry(), ['--validate-only', '--job-id', '1', '--model-name', model, '--dataset-s3-uri', join(data, 'shapes'), '--config', JSON.stringify({ task })], { cwd: work, env });
       expect([r.code, r.stderr]).toEqual([0, '']);
       expect(r.stdout).toMatch(/plan|dataset/i);
       expect(tree(root, work)).toEqual(before);

@@ -19,7 +19,7 @@ def test_rows_round_trip_with_int_epochs_and_only_finite_numbers(tmp_path):
 def test_fixed_columns_keep_their_order_and_drop_other_keys(tmp_path):
     path = tmp_path / "results.csv"
     write_results(path, [{"b": 2, "a": 1, "extra": 9}], fields=["a", "b", "c"])
-    assert path.read_text(encoding="utf-8").splitlines() == ["a,b,c", "1,2,"]
+    assert path.read_bytes() == b"a,b,c\n1,2,\n"  # "\n" line ends: no "\r" in the last column
 
 
 def test_padded_headers_are_trimmed_and_a_missing_file_is_no_rows(tmp_path):

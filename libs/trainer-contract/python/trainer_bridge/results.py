@@ -17,7 +17,8 @@ def write_results(path, rows, fields=None):
         return
     tmp = path.with_name(f".{path.name}.tmp")
     with open(tmp, "w", encoding="utf-8", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
+        # "\n", as Ultralytics writes its results.csv: readers split lines, and a stray "\r" ends up in the last column.
+        writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
     os.replace(tmp, path)

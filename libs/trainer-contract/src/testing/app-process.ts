@@ -10,7 +10,7 @@ export interface AppResult {
   /** stdout's JSON log lines, parsed (other lines and a partial last line are skipped). */
   logs: Array<Record<string, unknown>>;
   /** TERMINATION_LOG's content, parsed, when the app wrote one. */
-  termination?: { code: string; message: string; exit_code?: number };
+  termination?: { code: string; message: string; exit_code?: number; retriable?: boolean };
 }
 
 export interface AppRun {
