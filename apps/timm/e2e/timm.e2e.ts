@@ -60,6 +60,7 @@ interface Job {
   config?: Record<string, unknown>;
   rx?: CallbackReceiver;
   attempt?: number;
+  env?: NodeJS.ProcessEnv;
 }
 
 function launch(job: Job) {
@@ -75,7 +76,7 @@ function launch(job: Job) {
     '--work-dir', workDir,
     ...(job.rx ? ['--callback-url', job.rx.url] : []),
   ];
-  const env = appEnv({ ...s3.env, S3_BUCKET: BUCKET, MLFLOW_TRACKING_URI: mlflow.uri, TRAINER_PYTHON: PYTHON!, TERMINATION_LOG: join(root, `termination-${tag}.log`), TRAINER_CPU_THREADS: '2' });
+  const env = appEnv({ ...s3.env, S3_BUCKET: BUCKET, MLFLOW_TRACKING_URI: mlflow.uri, TRAINER_PYTHON: PYTHON!, TERMINATION_LOG: join(root, `termination-${tag}.log`), TRAINER_CPU_THREADS: '2', ...job.env });
   return { run: startApp(args, env, cwd), workDir, cwd };
 }
 
@@ -228,6 +229,36 @@ suite(`trainer-timm with real timm ${why ? `(skipped: ${why})` : `(${PYTHON})`}`
       expect(other.code).toBe(3);
       expect(problems(other.stderr)[0]).toMatch(/last\.pt is a checkpoint of test_resnet, not test_efficientnet/);
       expect(other.termination).toMatchObject({ code: 'MODEL_UNAVAILABLE' });
+    } finally {
+      await rx.close();
+    }
+  });
+
+  it('nproc_per_node: 2 on the CPU is DDP (gloo): one progress per epoch from rank 0, SIGTERM reaches both ranks, the resume finishes', async () => {
+    const rx = await startCallbackReceiver();
+    // TRAINER_CPU_THREADS 1: two ranks on two cores.
+    const config = { epochs: 3, img_size: 64, batch: 4, nproc_per_node: 2 };
+    try {
+      const first = launch({ jobId: '510', rx, dataset: 's3://datasets/shapes-big/', config, env: { TRAINER_CPU_THREADS: '1' } });
+      await rx.waitFor(() => progressOf(rx).length > 0, 180_000);
+      first.run.child.kill('SIGTERM');
+      const stopped = await first.run.done;
+      expect(stopped.code).toBe(143);
+      expect(stopped.stdout).toContain('launching torchrun: config.nproc_per_node=2');
+      expect(stopped.stderr + stopped.stdout).toMatch(/DDP rank 1 of 2 \(gloo\)/);
+      const trained = progressOf(rx).map((p) => p['current_epoch'] as number);
+      expect(new Set(trained).size).toBe(trained.length); // each epoch once, though two ranks trained it
+      const saved = progressOf(rx, 'interrupted')[0]!['current_epoch'] as number;
+      expect(saved).toBeGreaterThanOrEqual(1);
+
+      const second = await runJob({ jobId: '510', rx, dataset: 's3://datasets/shapes-big/', config, env: { TRAINER_CPU_THREADS: '1' }, attempt: 2 });
+      expect(problems(second.stderr)).toEqual([]);
+      expect(second.code).toBe(0);
+      const epochs = progressOf(rx).map((p) => p['current_epoch'] as number);
+      expect(epochs).toEqual([...new Set(epochs)].sort((a, b) => a - b));
+      expect(epochs.at(-1)).toBe(3);
+      expect(readResultsCsv(join(second.workDir, 'run', 'results.csv')).map((row) => row['epoch'])).toEqual([1, 2, 3]);
+      expect(completionsOf(rx)).toEqual([expect.objectContaining({ status: 'completed', checkpoint_path: `s3://${BUCKET}/checkpoints/510/best.pt` })]);
     } finally {
       await rx.close();
     }

@@ -1,9 +1,11 @@
 """timm bridge: trains one job for trainer-timm on the shared runtime (trainer_bridge, CONTRACT section 8).
 
-The loop is timm's train.py (1.0.29) without its distributed and logging parts: create_model, resolve_data_config +
+The loop is timm's train.py (1.0.29) without its logging parts: create_model, resolve_data_config +
 create_transform, create_optimizer_v2, create_scheduler_v2 (stepped per epoch and per update), Mixup/CutMix with
 SoftTargetCrossEntropy, label smoothing, ModelEmaV3, gradient accumulation and clipping, AMP and channels-last on
-CUDA, and an evaluation each epoch (of the EMA weights when EMA is on).
+CUDA, and an evaluation each epoch (of the EMA weights when EMA is on). Under torchrun (the trainer starts it for
+nproc_per_node or several GPUs) it is DDP as train.py does it: `batch` per process, the base lr scaled by the global
+batch, each rank a shard of train and val, the metrics summed over ranks, and only rank 0 writing files.
 
 The spec (JSON, written by src/driver.ts) adds to the runtime's common keys (task, run_dir, resume, dataset, ...):
   model           a timm name (`resnet18`, `resnet18.a1_in1k`) or an absolute checkpoint path
@@ -23,7 +25,7 @@ import time
 from contextlib import nullcontext
 from pathlib import Path
 
-from trainer_bridge import ModelUnavailableError, run, use_cpu_threads, write_results
+from trainer_bridge import ModelUnavailableError, World, run, use_cpu_threads, write_results
 
 RAW_OF = {
     "accuracy_top1": "eval_top1",
@@ -133,12 +135,17 @@ def write_args_yaml(path, args, arch, num_classes):
 # --- setup --------------------------------------------------------------------------------------------------------
 
 
-def pick_device(args):
+def pick_device(args, world):
     import torch
 
     want = str(args.get("device", "auto"))
     if want == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        want = "cuda" if torch.cuda.is_available() else "cpu"
+    if want == "cpu" or want.startswith("mps"):
+        return torch.device(want)
+    # Under torchrun each rank has its GPU: the trainer limited CUDA_VISIBLE_DEVICES to the ones in `device`.
+    if world.distributed:
+        return torch.device(f"cuda:{world.local_rank}")
     if want.isdigit():
         return torch.device(f"cuda:{want}")
     if "," in want:
@@ -146,11 +153,11 @@ def pick_device(args):
     return torch.device(want)
 
 
-def base_lr(args):
+def base_lr(args, world_size=1):
     """train.py: without --lr, lr_base scaled by the global batch (sqrt for ada*/lamb, else linear)."""
     if args.get("lr") is not None:
         return float(args["lr"])
-    ratio = args["batch"] * args["grad_accum_steps"] / args["lr_base_size"]
+    ratio = args["batch"] * world_size * args["grad_accum_steps"] / args["lr_base_size"]
     scale = args["lr_base_scale"] or (
         "sqrt" if any(o in args["opt"].lower() for o in ("ada", "lamb")) else "linear"
     )
@@ -201,7 +208,7 @@ def build_model(ctx, args, num_classes):
     return model, arch
 
 
-def make_loaders(args, data_config, dataset_spec, class_map, device):
+def make_loaders(args, data_config, dataset_spec, class_map, device, world):
     import torch
     from timm.data import ImageDataset, create_transform
 
@@ -236,6 +243,13 @@ def make_loaders(args, data_config, dataset_spec, class_map, device):
     val_ds = ImageDataset(folders["val"], class_map=class_map, transform=eval_tf)
     if len(train_ds) == 0:
         raise ValueError(f"no training images in {folders['train']}")
+    train_sampler = None
+    if world.distributed:
+        # Each rank validates every world.size-th image: no padding, so the summed metrics are exact.
+        val_ds = torch.utils.data.Subset(val_ds, range(world.rank, len(val_ds), world.size))
+        train_sampler = torch.utils.data.distributed.DistributedSampler(
+            train_ds, num_replicas=world.size, rank=world.rank, shuffle=True, seed=int(args["seed"]), drop_last=True
+        )
     workers = int(args["workers"])
     cuda = device.type == "cuda"
     common = {
@@ -243,14 +257,15 @@ def make_loaders(args, data_config, dataset_spec, class_map, device):
         "pin_memory": bool(args["pin_mem"]) and cuda,
         "persistent_workers": workers > 0,
     }
-    batch = min(int(args["batch"]), len(train_ds))
+    batch = min(int(args["batch"]), len(train_ds) // world.size or 1)
     gen = torch.Generator()
     gen.manual_seed(int(args["seed"]))
     # drop_last as timm's create_loader does for training: mixup needs whole (even) batches.
     train_loader = torch.utils.data.DataLoader(
         train_ds,
         batch_size=batch,
-        shuffle=True,
+        shuffle=train_sampler is None,
+        sampler=train_sampler,
         drop_last=True,
         generator=gen,
         **common,
@@ -269,8 +284,10 @@ def make_loaders(args, data_config, dataset_spec, class_map, device):
 
 def train_one_epoch(
     ctx,
+    world,
     epoch,
     model,
+    net,
     loader,
     optimizer,
     loss_fn,
@@ -302,8 +319,10 @@ def train_one_epoch(
     losses = AverageMeter()
     model.train()
     optimizer.zero_grad()
+    if hasattr(loader.sampler, "set_epoch"):
+        loader.sampler.set_epoch(epoch)
     for batch_idx, (inp, target) in enumerate(loader):
-        ctx.raise_if_stopped()
+        ctx.raise_if_any_rank_stopped(world)
         need_update = batch_idx == last_idx or (batch_idx + 1) % accum == 0
         if batch_idx >= last_to_accum:
             accum = last_accum
@@ -315,29 +334,32 @@ def train_one_epoch(
             inp, target = mixup_fn(inp, target)
         if args["channels_last"] and device.type == "cuda":
             inp = inp.contiguous(memory_format=torch.channels_last)
-        with amp_autocast():
-            output = model(inp)
-            loss = loss_fn(output, target)
-        if accum > 1:
-            loss = loss / accum
         def params():
             return model_parameters(model, exclude_head="agc" in clip_mode)
 
-        if loss_scaler is not None:
-            loss_scaler(
-                loss,
-                optimizer,
-                clip_grad=clip,
-                clip_mode=clip_mode,
-                parameters=params(),
-                need_update=need_update,
-            )
-        else:
-            loss.backward()
-            if need_update:
-                if clip is not None:
-                    dispatch_clip_grad(params(), value=clip, mode=clip_mode)
-                optimizer.step()
+        # DDP syncs gradients on an update step's backward only (forward and backward under no_sync in between),
+        # as train.py does.
+        with nullcontext() if need_update or net is model else net.no_sync():
+            with amp_autocast():
+                output = net(inp)
+                loss = loss_fn(output, target)
+            if accum > 1:
+                loss = loss / accum
+            if loss_scaler is not None:
+                loss_scaler(
+                    loss,
+                    optimizer,
+                    clip_grad=clip,
+                    clip_mode=clip_mode,
+                    parameters=params(),
+                    need_update=need_update,
+                )
+            else:
+                loss.backward()
+                if need_update:
+                    if clip is not None:
+                        dispatch_clip_grad(params(), value=clip, mode=clip_mode)
+                    optimizer.step()
         losses.update(loss.item() * accum, inp.size(0))
         steps += 1
         ctx.heartbeat(steps)
@@ -350,14 +372,16 @@ def train_one_epoch(
         if scheduler is not None:
             scheduler.step_update(num_updates=num_updates, metric=losses.avg)
     lrs = [g["lr"] for g in optimizer.param_groups]
-    return {"loss": losses.avg, "lr": sum(lrs) / len(lrs)}, num_updates, steps
+    loss_sum, count = world.sum([losses.sum, losses.count])
+    return {"loss": loss_sum / max(count, 1), "lr": sum(lrs) / len(lrs)}, num_updates, steps
 
 
-def validate(ctx, model, loader, loss_fn, device, amp_autocast, args, num_classes):
+def validate(ctx, world, model, loader, loss_fn, device, amp_autocast, args, num_classes):
+    """Loss, top-1 and top-5 over the whole val split: each rank's shard summed, so every rank gets the same."""
     import torch
-    from timm.utils import AverageMeter, accuracy
+    from timm.utils import accuracy
 
-    losses, top1, top5 = AverageMeter(), AverageMeter(), AverageMeter()
+    loss_sum = top1_sum = top5_sum = seen = 0.0
     model.eval()
     with torch.no_grad():
         for inp, target in loader:
@@ -375,10 +399,13 @@ def validate(ctx, model, loader, loss_fn, device, amp_autocast, args, num_classe
                 loss = loss_fn(output, target)
             acc1, acc5 = accuracy(output, target, topk=(1, min(5, num_classes)))
             n = inp.size(0)
-            losses.update(loss.item(), n)
-            top1.update(acc1.item(), n)
-            top5.update(acc5.item(), n)
-    return {"loss": losses.avg, "top1": top1.avg, "top5": top5.avg}
+            loss_sum += loss.item() * n
+            top1_sum += acc1.item() * n
+            top5_sum += acc5.item() * n
+            seen += n
+    loss_sum, top1_sum, top5_sum, seen = world.sum([loss_sum, top1_sum, top5_sum, seen])
+    seen = max(seen, 1)
+    return {"loss": loss_sum / seen, "top1": top1_sum / seen, "top5": top5_sum / seen}
 
 
 def better(value, best, key):
@@ -401,16 +428,21 @@ def train(ctx):
     use_cpu_threads()
     run_dir = Path(spec["run_dir"])
     weights = run_dir / "weights"
-    weights.mkdir(parents=True, exist_ok=True)
     classes = spec["classes"]
     num_classes = len(classes)
     class_map = {c["name"]: int(c["index"]) for c in classes}
-    (weights / "classes.json").write_text(
-        json.dumps(classes, indent=2) + "\n", encoding="utf-8"
-    )
+    # Every rank shares run_dir on a node: only rank 0 writes there.
+    writer = ctx.is_rank0
+    if writer:
+        weights.mkdir(parents=True, exist_ok=True)
+        (weights / "classes.json").write_text(
+            json.dumps(classes, indent=2) + "\n", encoding="utf-8"
+        )
 
-    random_seed(int(args["seed"]), 0)
-    device = pick_device(args)
+    world = World()
+    device = pick_device(args, world)
+    world.start(device.type)
+    random_seed(int(args["seed"]), world.rank)
     model, arch = build_model(ctx, args, num_classes)
     data_args = {
         k: args[k]
@@ -425,16 +457,22 @@ def train(ctx):
     cuda = device.type == "cuda"
     if args["channels_last"] and cuda:
         model.to(memory_format=torch.channels_last)
+    net = model
+    if world.distributed:
+        net = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if cuda else None
+        )
+        ctx.log(f"DDP rank {world.rank} of {world.size} ({world.backend}) on {device}")
 
     train_loader, val_loader, batch = make_loaders(
-        args, data_config, spec["dataset"], class_map, device
+        args, data_config, spec["dataset"], class_map, device, world
     )
     if batch != int(args["batch"]):
         ctx.log(
             f"batch {args['batch']} is more than the {batch} training images; using {batch}"
         )
     args["batch"] = batch
-    lr = base_lr(args)
+    lr = base_lr(args, world.size)
     opt_kwargs = {
         k: args[k]
         for k in ("opt_eps", "opt_betas", "layer_decay")
@@ -566,7 +604,8 @@ def train(ctx):
             # A restart in a fresh WORK_DIR has no best.pt: last.pt carries the best epoch's weights for it.
             if isinstance(ck.get("best_state_dict"), dict):
                 best_sd = ck["best_state_dict"]
-                torch_save_atomic(best_sd, weights / "best.pt")
+                if writer:
+                    torch_save_atomic(best_sd, weights / "best.pt")
             if isinstance(ck.get("rng"), dict):
                 torch.set_rng_state(ck["rng"]["torch"])
     if scheduler is not None and start_epoch > 0:
@@ -575,17 +614,20 @@ def train(ctx):
         else:
             scheduler.step(start_epoch)
 
-    write_args_yaml(
-        run_dir / "args.yaml", {k: v for k, v in args.items()}, arch, num_classes
-    )
+    if writer:
+        write_args_yaml(
+            run_dir / "args.yaml", {k: v for k, v in args.items()}, arch, num_classes
+        )
     ctx.train_start(epochs=num_epochs, start_epoch=start_epoch, save_dir=run_dir)
     num_updates, steps = start_epoch * updates_per_epoch, 0
     for epoch in range(start_epoch, num_epochs):
         started = time.monotonic()
         train_metrics, num_updates, steps = train_one_epoch(
             ctx,
+            world,
             epoch,
             model,
+            net,
             train_loader,
             optimizer,
             train_loss_fn,
@@ -602,6 +644,7 @@ def train(ctx):
         evaluated = model_ema.module if model_ema is not None else model
         eval_metrics = validate(
             ctx,
+            world,
             evaluated,
             val_loader,
             val_loss_fn,
@@ -626,39 +669,40 @@ def train(ctx):
         )
         if improved:
             best_metric, best_epoch = row[primary], epoch + 1
-        write_results(run_dir / "results.csv", history, fields=COLUMNS)
-        # best.pt before last.pt: a stop between the two leaves a last.pt whose best.pt is already on disk.
-        if improved:
-            best_sd = {
-                k: v.detach().to("cpu", copy=True)
-                for k, v in evaluated.state_dict().items()
+        if writer:
+            write_results(run_dir / "results.csv", history, fields=COLUMNS)
+            # best.pt before last.pt: a stop between the two leaves a last.pt whose best.pt is already on disk.
+            if improved:
+                best_sd = {
+                    k: v.detach().to("cpu", copy=True)
+                    for k, v in evaluated.state_dict().items()
+                }
+                torch_save_atomic(best_sd, weights / "best.pt")
+            state = {
+                "epoch": epoch,
+                "arch": arch,
+                "state_dict": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "version": CHECKPOINT_VERSION,
+                "metric": best_metric,
+                "best_epoch": best_epoch,
+                "num_classes": num_classes,
+                "classes": [c["name"] for c in classes],
+                "args": {**args, "model": arch},
+                "history": history,
+                "best_state_dict": best_sd,
+                "rng": {"torch": torch.get_rng_state()},
             }
-            torch_save_atomic(best_sd, weights / "best.pt")
-        state = {
-            "epoch": epoch,
-            "arch": arch,
-            "state_dict": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "version": CHECKPOINT_VERSION,
-            "metric": best_metric,
-            "best_epoch": best_epoch,
-            "num_classes": num_classes,
-            "classes": [c["name"] for c in classes],
-            "args": {**args, "model": arch},
-            "history": history,
-            "best_state_dict": best_sd,
-            "rng": {"torch": torch.get_rng_state()},
-        }
-        if scheduler is not None:
-            state["scheduler"] = scheduler.state_dict()
-        if model_ema is not None:
-            state["state_dict_ema"] = model_ema.module.state_dict()
-        if loss_scaler is not None:
-            state[loss_scaler.state_dict_key] = loss_scaler.state_dict()
-        torch_save_atomic(state, weights / "last.pt")
-        if improved:
-            ctx.checkpoint("best", weights / "best.pt", epoch + 1)
-        ctx.checkpoint("last", weights / "last.pt", epoch + 1)
+            if scheduler is not None:
+                state["scheduler"] = scheduler.state_dict()
+            if model_ema is not None:
+                state["state_dict_ema"] = model_ema.module.state_dict()
+            if loss_scaler is not None:
+                state[loss_scaler.state_dict_key] = loss_scaler.state_dict()
+            torch_save_atomic(state, weights / "last.pt")
+            if improved:
+                ctx.checkpoint("best", weights / "best.pt", epoch + 1)
+            ctx.checkpoint("last", weights / "last.pt", epoch + 1)
         raw = {k: v for k, v in row.items() if k != "epoch"}
         ctx.epoch_end(
             epoch + 1,
@@ -679,6 +723,7 @@ def train(ctx):
         best=weights / "best.pt",
         last=weights / "last.pt",
     )
+    world.stop()
 
 
 if __name__ == "__main__":

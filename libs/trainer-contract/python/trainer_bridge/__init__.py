@@ -23,6 +23,7 @@ Standard library only; Python 3.11.
 """
 
 from .checkpoints import publish
+from .distributed import World
 from .errors import EXIT_FAILED, EXIT_INTERRUPTED, BridgeInterrupted, ModelSourceUnavailableError, ModelUnavailableError
 from .events import log
 from .hooks import safe
@@ -38,6 +39,7 @@ __all__ = [
     "Context",
     "ModelSourceUnavailableError",
     "ModelUnavailableError",
+    "World",
     "log",
     "numbers",
     "publish",

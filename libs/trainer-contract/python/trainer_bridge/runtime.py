@@ -59,6 +59,12 @@ class Context:
         if self._stop.requested:
             raise BridgeInterrupted("stopped by signal")
 
+    def raise_if_any_rank_stopped(self, world):
+        """`raise_if_stopped` agreed by every rank of `world` (a trainer_bridge.World) at the same step: call it
+        where all ranks step together, as DDP's collectives need."""
+        if world.any(self._stop.requested):
+            raise BridgeInterrupted("stopped by signal")
+
     # --- events -------------------------------------------------------------------------------------------------
 
     def train_start(self, epochs, start_epoch=0, save_dir="", **extra):

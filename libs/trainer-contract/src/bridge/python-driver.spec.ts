@@ -59,8 +59,9 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(base, { recursive: true, force: true }));
 
-function driver(env: NodeJS.ProcessEnv = {}, testedRange = '>=2.0,<3') {
+function driver(env: NodeJS.ProcessEnv = {}, testedRange = '>=2.0,<3', more: { distributed?: boolean } = {}) {
   return createPythonBridgeDriver<Config>({
+    ...more,
     name: 'demo',
     version: '1.2.3',
     framework: { name: 'Demo', module: 'json', testedRange, pinned: '2.0.9' },
@@ -217,6 +218,19 @@ describe('createPythonBridgeDriver: before training', () => {
     expect(err.exitCode).toBe(3);
     expect(err.problems[0]).toMatch(/^json cannot be imported by .*no-python: cannot run /);
     expect(err.problems[1]).toBe(`install it with: ${join(base, 'no-python')} -m pip install -r ${join(appRoot, 'requirements.txt')} (or set TRAINER_PYTHON to a Python that has it)`);
+  });
+
+  it('a bridge that is not distributed refuses a run of several processes, from the config or from torchrun\'s env', async () => {
+    const single = driver({}, undefined, { distributed: false });
+    const two = parseConfigObject(schema, { nproc_per_node: 2 });
+    const { logger } = capture();
+    const at = (c: Config, env: NodeJS.ProcessEnv) => single.preflight({ jobId: 'j', modelName: 'demo-s', config: c, task: 'classify', workDir: mkdtempSync(join(base, 'pre-')), logger, env });
+    const err = await failureOf(at(two, {}));
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err.problems[0]).toBe('config.nproc_per_node=2: trainer-demo trains in one process; drop nproc_per_node, list one device, or run it outside torchrun');
+    expect((await failureOf(at(config, { PET_NNODES: '2' }))).problems[0]).toMatch(/^torchrun environment \(PET_NNODES=2, .*trainer-demo trains in one process/);
+    await at(config, {});
+    await driver().preflight({ jobId: 'j', modelName: 'demo-s', config: two, task: 'classify', workDir: mkdtempSync(join(base, 'pre-')), logger, env: {} });
   });
 
   it('refuses a task the app does not train and a primary metric the task does not report', () => {

@@ -46,6 +46,11 @@ export interface PythonBridgeDriverOptions<C extends CommonConfig> {
   /** Every canonical key a task reports (for `primary_metric` and `--describe`). */
   metricNames(task: Task): readonly string[];
   defaultPrimaryMetric(task: Task): string;
+  /**
+   * Whether the bridge trains under torchrun (default true): one that cannot has a run that asks for more than one
+   * process refused in preflight, instead of several ranks each training alone into one work dir.
+   */
+  distributed?: boolean;
   /** Checkpoint file names in the run's `weights/` and in `checkpoints/<job_id>/` (default best.pt, last.pt). */
   checkpoints?: { best: string; last: string };
   /** The framework's part of the bridge's spec; merged over the common part (task, run_dir, resume, dataset, …). */
@@ -121,6 +126,8 @@ export function createPythonBridgeDriver<C extends CommonConfig>(o: PythonBridge
 
     async preflight(ctx) {
       const env = { ...baseEnv(), ...ctx.env };
+      const plan = o.distributed === false ? torchrunPlan(ctx.config, env) : undefined;
+      if (plan) throw new ConfigError(`${plan.reason}: trainer-${o.name} trains in one process; drop nproc_per_node, list one device, or run it outside torchrun`);
       const interpreter = python(env);
       const probeEnv = childEnv(env, ctx.workDir);
       const found = await o.preflight?.({ ...ctx, python: interpreter, childEnv: probeEnv });

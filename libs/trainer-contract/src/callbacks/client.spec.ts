@@ -93,6 +93,23 @@ describe('callback client against a real HTTP server', () => {
     expect(new Set(rx.received.map((r) => r.headers['webhook-id'])).size).toBe(2);
   });
 
+  it('a pending progress is replaced only by one of its own phase: the last epoch survives the upload that follows', async () => {
+    const c = client();
+    const uploading = (done: number) => ({ ...progress(5), phase: 'uploading' as const, phase_progress: { done, total: 3, unit: 'files' } });
+    c.progress(progress(1)); // in flight
+    c.progress(progress(4));
+    c.progress(progress(5));
+    c.progress(uploading(1));
+    c.progress(uploading(2));
+    await c.flush();
+    const sent = rx.received.map((r) => r.json as { current_epoch: number; phase?: string; phase_progress?: { done: number } });
+    expect(sent.map((p) => [p.phase ?? 'training', p.phase_progress?.done ?? p.current_epoch])).toEqual([
+      ['training', 1],
+      ['training', 5],
+      ['uploading', 2],
+    ]);
+  });
+
   it('sends pending progress before the completion', async () => {
     const c = client();
     c.progress(progress(50));

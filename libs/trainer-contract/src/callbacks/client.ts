@@ -37,7 +37,7 @@ type Kind = 'progress' | 'completion';
 
 export interface CallbackClient {
   readonly enabled: boolean;
-  /** Never blocks: queues the payload, replacing any progress that has not been sent yet. */
+  /** Never blocks: queues the payload, replacing a progress of the same phase that has not been sent yet. */
   progress(payload: ProgressPayload): void;
   /**
    * Waits for pending progress, then delivers the completion; throws CallbackUndeliveredError when it cannot.
@@ -93,7 +93,9 @@ export function createCallbackClient(options: CallbackClientOptions): CallbackCl
   // Aborted when a bounded completion gives up: progress still in flight must not outlive it.
   const progressAbort = new AbortController();
   const root = baseUrl?.replace(/\/+$/, '');
-  let pending: ProgressPayload | undefined;
+  // Not yet sent, oldest first: at most one per run of the same phase, so a newer epoch replaces an older one but
+  // the last epoch's progress is never lost to the uploading phase that follows it.
+  let pending: ProgressPayload[] = [];
   let pump: Promise<void> | undefined;
 
   async function attempt(url: string, id: string, body: string, signal: AbortSignal | undefined): Promise<void> {
@@ -164,9 +166,8 @@ export function createCallbackClient(options: CallbackClientOptions): CallbackCl
   function startPump(): void {
     if (pump) return;
     pump = (async () => {
-      while (pending) {
-        const next = pending;
-        pending = undefined;
+      while (pending.length) {
+        const next = pending.shift()!;
         try {
           await deliver('progress', next, progressRetries, progressAbort.signal);
         } catch (err) {
@@ -196,7 +197,9 @@ export function createCallbackClient(options: CallbackClientOptions): CallbackCl
     progress(payload) {
       const valid = progressPayloadSchema.parse(payload);
       if (!root) return logOnly('progress', valid);
-      pending = valid;
+      const last = pending.at(-1);
+      if (last && phaseOf(last) === phaseOf(valid)) pending[pending.length - 1] = valid;
+      else pending.push(valid);
       startPump();
     },
     async completion(payload, opts = {}) {
@@ -205,7 +208,7 @@ export function createCallbackClient(options: CallbackClientOptions): CallbackCl
       const { signal } = opts;
       if (signal) {
         const stop = () => {
-          pending = undefined;
+          pending = [];
           progressAbort.abort();
         };
         if (signal.aborted) stop();
@@ -219,3 +222,5 @@ export function createCallbackClient(options: CallbackClientOptions): CallbackCl
     },
   };
 }
+
+const phaseOf = (p: ProgressPayload): string => p.phase ?? 'training';

@@ -140,12 +140,26 @@ async function stop(child: ChildProcess, exited: Promise<number | null>): Promis
   kill('SIGKILL');
 }
 
+/**
+ * The test's reads, retried on a dropped connection: uvicorn closes an idle keep-alive connection after 5 s, and a
+ * request that undici sends on it at that moment fails with "other side closed". Reads are idempotent.
+ */
+async function fetchRead(url: string, init?: RequestInit): Promise<Response> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fetch(url, init);
+    } catch (err) {
+      if (attempt >= 3 || !(err instanceof TypeError)) throw err;
+    }
+  }
+}
+
 export function reader(uri: string): MlflowReader {
   const api = `${uri}/api/2.0/mlflow/`;
   const call: MlflowReader['call'] = async (method, endpoint, body) => {
     const query = body ? new URLSearchParams(Object.entries(body).map(([k, v]): [string, string] => [k, String(v)])) : undefined;
     const url = method === 'GET' && query ? `${api}${endpoint}?${query}` : `${api}${endpoint}`;
-    const res = await fetch(url, {
+    const res = await fetchRead(url, {
       method,
       ...(method === 'POST' ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body ?? {}) } : {}),
     });
@@ -215,7 +229,7 @@ export function reader(uri: string): MlflowReader {
     async download(runId, path) {
       const { run: r } = await ok('GET', 'runs/get', { run_id: runId });
       const root = String(r.info.artifact_uri).replace(/^mlflow-artifacts:\/*/, '');
-      const res = await fetch(`${uri}/api/2.0/mlflow-artifacts/artifacts/${root}/${path.split('/').map(encodeURIComponent).join('/')}`);
+      const res = await fetchRead(`${uri}/api/2.0/mlflow-artifacts/artifacts/${root}/${path.split('/').map(encodeURIComponent).join('/')}`);
       if (!res.ok) throw new Error(`download ${path}: HTTP ${res.status}`);
       return Buffer.from(await res.arrayBuffer());
     },
