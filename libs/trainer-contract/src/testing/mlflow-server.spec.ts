@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { HTML_500, startMlflowFaultProxy, type MlflowFaultProxy } from './mlflow-faults.js';
-import { startMlflowServer, type MlflowServer } from './mlflow-server.js';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { reader, startMlflowServer, type MlflowServer } from './mlflow-server.js';
 
 // The real server the tracker and app tests record to, and the fault proxy that stands in front of it only for
 // what a real server cannot do on cue. Every answer the proxy makes up is compared here with the real one.
@@ -91,5 +93,24 @@ describe('the fault proxy in front of it', () => {
     await proxy.setDown(false);
     expect((await fetch(`${proxy.uri}/health`)).status).toBe(200);
     expect(proxy.requests.slice(before).map((r) => r.injected ?? r.status)).toEqual(['reset', 'hang', 200]);
+  });
+});
+
+describe('the test reader', () => {
+  it('retries a read whose connection the server dropped (a keep-alive connection closed as it was reused)', async () => {
+    let requests = 0;
+    const server = createServer((req, res) => {
+      requests++;
+      if (requests === 1) return void req.socket.destroy();
+      res.setHeader('content-type', 'application/json');
+      res.end('{"run": {}}');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const r = await reader(`http://127.0.0.1:${(server.address() as AddressInfo).port}`).call('GET', 'runs/get', { run_id: 'x' });
+      expect({ status: r.status, json: r.json, requests }).toEqual({ status: 200, json: { run: {} }, requests: 2 });
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
