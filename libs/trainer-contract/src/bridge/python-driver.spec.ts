@@ -148,7 +148,7 @@ describe('createPythonBridgeDriver: train', () => {
   });
 
   it('gives the child no credentials, the runtime first on PYTHONPATH and its caches in the work dir', async () => {
-    const run = train({ epochs: 1, env: { AWS_SECRET_ACCESS_KEY: 'sekrit', CALLBACK_TOKEN: 'tok', MLFLOW_TRACKING_PASSWORD: 'pw', PYTHONPATH: 'relative/dir' } });
+    const run = train({ epochs: 1, env: { AWS_SECRET_ACCESS_KEY: 'aws-sekrit-7f3e', CALLBACK_TOKEN: 'callback-tok-7f3e', MLFLOW_TRACKING_PASSWORD: 'mlflow-pw-7f3e', PYTHONPATH: 'relative/dir' } });
     await run.promise;
     const env = run.seen('seen-env.json') as Record<string, string>;
     expect(Object.keys(env).filter((k) => /AWS|CALLBACK|MLFLOW/.test(k))).toEqual([]);
@@ -160,7 +160,8 @@ describe('createPythonBridgeDriver: train', () => {
       XDG_CACHE_HOME: join(run.workDir, 'cache'),
       DEMO_CONFIG_DIR: join(run.workDir, 'demo-config'),
     });
-    expect(run.lines.join('')).not.toMatch(/sekrit|tok|pw/);
+    // Secrets long enough that a random temp dir name cannot contain them by chance.
+    expect(run.lines.join('')).not.toMatch(/aws-sekrit-7f3e|callback-tok-7f3e|mlflow-pw-7f3e/);
   });
 
   it('stops at a step on abort (exit 143 → InterruptedError) and resumes from the published last.pt', async () => {
