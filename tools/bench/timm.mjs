@@ -2,8 +2,9 @@
 // Benchmark: trainer-timm around REAL timm (issue 12, "Benchmark"), with the pinned venv from `npm run setup`
 // (TRAINER_PYTHON overrides). Interleaved rounds on one generated ImageFolder tree (the app uses it as it is):
 // 1. throughput: training images/s of the app's epochs against a bare loop of timm's own API (create_model,
-//    create_transform, ImageDataset, create_optimizer_v2, create_scheduler_v2, the same train + eval per epoch) on
-//    the same model, data, batch and device. Goal: ours/bare ≥ 0.95. Epoch 1 (warm-up) is left out on both sides.
+//    create_transform, ImageDataset, create_optimizer_v2, create_scheduler_v2, the same train + eval per epoch, and
+//    timm's CheckpointSaver each epoch, as train.py saves one) on the same model, data, batch and device.
+//    Goal: ours/bare ≥ 0.95. Epoch 1 (warm-up) is left out on both sides.
 // 2. wrapper overhead: app spawned → the bridge's train_start ("training started"), against `import timm` and the
 //    bare script's own spawn → first batch.
 // Knobs: BENCH_TIMM_MODEL (resnet18), BENCH_TIMM_IMAGES (96 train), BENCH_TIMM_SIZE (64), BENCH_TIMM_BATCH (16),
@@ -76,8 +77,9 @@ from timm.data import ImageDataset, create_transform, resolve_data_config
 from timm.loss import LabelSmoothingCrossEntropy
 from timm.optim import create_optimizer_v2
 from timm.scheduler import create_scheduler_v2
-from timm.utils import accuracy
-cfg = json.loads(sys.argv[2]); root = sys.argv[1]; threads = int(sys.argv[3])
+from timm.utils import CheckpointSaver, accuracy
+from argparse import Namespace
+cfg = json.loads(sys.argv[2]); root = sys.argv[1]; threads = int(sys.argv[3]); out = sys.argv[5]
 if threads: torch.set_num_threads(threads)
 torch.manual_seed(cfg["seed"])
 dev = torch.device(cfg["device"])
@@ -91,6 +93,7 @@ vl = torch.utils.data.DataLoader(ImageDataset(root + "/val", class_map=cmap, tra
 opt = create_optimizer_v2(model, opt=cfg["opt"], lr=cfg["lr"], weight_decay=2e-5, momentum=0.9)
 sched, _ = create_scheduler_v2(opt, sched="cosine", num_epochs=cfg["epochs"], warmup_epochs=0, updates_per_epoch=len(tl))
 lf = LabelSmoothingCrossEntropy(smoothing=cfg["smoothing"]); vf = torch.nn.CrossEntropyLoss()
+saver = CheckpointSaver(model=model, optimizer=opt, args=Namespace(model=sys.argv[4], **cfg), checkpoint_dir=out, recovery_dir=out, decreasing=False, max_history=10)
 sys.stderr.write("[bench] train_start %.6f\\n" % time.time())
 times = []
 n = 0
@@ -100,11 +103,12 @@ for epoch in range(cfg["epochs"]):
         x, y = x.to(dev), y.to(dev)
         loss = lf(model(x), y); loss.backward(); opt.step(); opt.zero_grad(); u += 1
         loss.item(); sched.step_update(u)
-    model.eval()
+    model.eval(); top1 = seen = 0
     with torch.no_grad():
         for x, y in vl:
-            x, y = x.to(dev), y.to(dev); o = model(x); vf(o, y).item(); accuracy(o, y, topk=(1, 3))
+            x, y = x.to(dev), y.to(dev); o = model(x); vf(o, y).item(); a1, _ = accuracy(o, y, topk=(1, 3)); top1 += a1.item() * len(y); seen += len(y)
     sched.step(epoch + 1)
+    saver.save_checkpoint(epoch, metric=top1 / seen)
     times.append(time.monotonic() - s); n = len(tl) * cfg["batch"]
 print(json.dumps({"epochs": times, "images": n}))
 `;
@@ -124,7 +128,8 @@ function run(cmd, args, extraEnv) {
 
 const threads = String(cpus().length);
 async function bare(data) {
-  const r = await run(PYTHON, ['-c', BARE, data, JSON.stringify(CONFIG), threads, MODEL], {});
+  const out = mkdtempSync(join(tmp, 'bare-out-'));
+  const r = await run(PYTHON, ['-c', BARE, data, JSON.stringify(CONFIG), threads, MODEL, out], {});
   const res = JSON.parse(r.out.trim().split('\n').pop());
   const start = Number(/\[bench\] train_start (\S+)/.exec(r.err)[1]) * 1000;
   return { epochs: res.epochs, images: res.images, start: (start - r.spawned) / 1000 };

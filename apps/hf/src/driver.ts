@@ -49,15 +49,16 @@ export function createHfDriver(options: PythonBridgeDriverSettings = {}): Python
       HF_HUB_DISABLE_TELEMETRY: '1',
       TOKENIZERS_PARALLELISM: 'false',
     }),
-    async preflight(ctx) {
+    preflight(ctx) {
       const ref = resolveModel(ctx.modelName);
       if (ref.kind === 'local' && !modelFolder(ref.value)) {
         throw new ModelUnavailableError(`model_name: ${ref.value}: ${isDir(ref.value) ? 'no config.json in the folder (expected save_pretrained output)' : 'no such folder'}`);
       }
-      const info = await inspectModel(ctx.python, helper, bridgeModel(ref), ctx.childEnv, ctx.workDir);
-      const task = taskFor(info, ctx.config.task as Task | undefined, ctx.modelName);
-      ctx.logger.info({ model: ctx.modelName, modelType: info.model_type, architecture: info.architecture, task }, 'model checked');
-      return task;
+      return inspectModel(ctx.python, helper, bridgeModel(ref), ctx.childEnv, ctx.workDir).then((info) => {
+        const task = taskFor(info, ctx.config.task as Task | undefined, ctx.modelName);
+        ctx.logger.info({ model: ctx.modelName, modelType: info.model_type, architecture: info.architecture, task }, 'model checked');
+        return task;
+      });
     },
     buildSpec: (ctx) => {
       const { train, val } = ctx.dataset.report.splits;

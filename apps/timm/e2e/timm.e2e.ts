@@ -8,6 +8,7 @@ import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } fr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
+import { bridgeRuntimeDir } from '@trainers/trainer-contract';
 import {
   frameworkPython,
   missingReal,
@@ -177,7 +178,7 @@ suite(`trainer-timm with real timm ${why ? `(skipped: ${why})` : `(${PYTHON})`}`
         shape: [1, 3],
         epoch: 1,
         arch: 'test_resnet',
-        keys: ['arch', 'args', 'best_epoch', 'best_state_dict', 'classes', 'epoch', 'history', 'metric', 'num_classes', 'optimizer', 'rng', 'scheduler', 'state_dict', 'version'],
+        keys: ['arch', 'args', 'best_epoch', 'best_in', 'best_state_dict', 'classes', 'epoch', 'history', 'metric', 'num_classes', 'optimizer', 'rng', 'scheduler', 'state_dict', 'version'],
       });
 
       expect(run!.info.status).toBe('FINISHED');
@@ -210,6 +211,23 @@ suite(`trainer-timm with real timm ${why ? `(skipped: ${why})` : `(${PYTHON})`}`
       expect(completionsOf(rx)).toEqual([]);
       const ck = pythonJson(PYTHON!, 'import json,sys,torch; c=torch.load(sys.argv[1],weights_only=True); print(json.dumps({"epoch": c["epoch"], "ema": "state_dict_ema" in c}))', [join(first.workDir, 'run', 'weights', 'last.pt')]);
       expect(ck).toEqual({ epoch: saved - 1, ema: true });
+      // The stopped job's last.pt (the one file in S3 until the end) carries the best epoch's weights, the very
+      // ones in its best.pt, for a restart in a fresh work dir: its own copy, or its EMA weights named when its
+      // epoch was the best.
+      const bestNow = join(first.workDir, 'run', 'weights', 'best.pt');
+      const carried = pythonJson(
+        PYTHON!,
+        [
+          'import json, sys, torch',
+          `sys.path[:0] = [${JSON.stringify(join(APP_ROOT, 'python'))}, ${JSON.stringify(bridgeRuntimeDir())}]`,
+          'from bridge import best_weights_of',
+          'c = torch.load(sys.argv[1], weights_only=True); best = torch.load(sys.argv[2], weights_only=True)',
+          'mine = best_weights_of(c)',
+          'print(json.dumps({"same": sorted(mine) == sorted(best) and all(torch.equal(mine[k], best[k]) for k in best), "own_copy": c["best_state_dict"] is not None, "best_in": c["best_in"], "best_is_last": c["best_epoch"] == c["epoch"] + 1}))',
+        ].join('\n'),
+        [join(first.workDir, 'run', 'weights', 'last.pt'), bestNow],
+      ) as Record<string, unknown>;
+      expect(carried).toMatchObject({ same: true, own_copy: !carried['best_is_last'], best_in: carried['best_is_last'] ? 'state_dict_ema' : null });
 
       const second = await runJob({ jobId: '502', rx, dataset: 's3://datasets/shapes-big/', config, attempt: 2 });
       expect(problems(second.stderr)).toEqual([]);

@@ -77,6 +77,16 @@ def state_dict_of(ckpt, use_ema=True):
     raise ModelUnavailableError("checkpoint holds no state_dict")
 
 
+def best_weights_of(ckpt):
+    """The best epoch's weights that a last.pt carries: its own copy, or, when its epoch was the best, the weights
+    it names with `best_in` (state_dict_ema or state_dict). None when it has neither."""
+    best = ckpt.get("best_state_dict")
+    if isinstance(best, dict):
+        return best
+    named = ckpt.get(ckpt.get("best_in") or "")
+    return named if isinstance(named, dict) else None
+
+
 def arch_of(ckpt):
     if not isinstance(ckpt, dict):
         return None
@@ -602,8 +612,8 @@ def train(ctx):
             )
             history = list(ck.get("history") or [])
             # A restart in a fresh WORK_DIR has no best.pt: last.pt carries the best epoch's weights for it.
-            if isinstance(ck.get("best_state_dict"), dict):
-                best_sd = ck["best_state_dict"]
+            best_sd = best_weights_of(ck)
+            if best_sd is not None:
                 if writer:
                     torch_save_atomic(best_sd, weights / "best.pt")
             if isinstance(ck.get("rng"), dict):
@@ -678,6 +688,7 @@ def train(ctx):
                     for k, v in evaluated.state_dict().items()
                 }
                 torch_save_atomic(best_sd, weights / "best.pt")
+            best_in = "state_dict_ema" if model_ema is not None else "state_dict"
             state = {
                 "epoch": epoch,
                 "arch": arch,
@@ -690,7 +701,10 @@ def train(ctx):
                 "classes": [c["name"] for c in classes],
                 "args": {**args, "model": arch},
                 "history": history,
-                "best_state_dict": best_sd,
+                # When this epoch is the best, its weights are already in the checkpoint under `best_in`: not
+                # writing them twice keeps last.pt a third smaller on most epochs of a run that still improves.
+                "best_state_dict": None if improved else best_sd,
+                "best_in": best_in if improved else None,
                 "rng": {"torch": torch.get_rng_state()},
             }
             if scheduler is not None:
@@ -700,9 +714,10 @@ def train(ctx):
             if loss_scaler is not None:
                 state[loss_scaler.state_dict_key] = loss_scaler.state_dict()
             torch_save_atomic(state, weights / "last.pt")
+            # torch_save_atomic only ever renames over these files: their snapshots can be hard links.
             if improved:
-                ctx.checkpoint("best", weights / "best.pt", epoch + 1)
-            ctx.checkpoint("last", weights / "last.pt", epoch + 1)
+                ctx.checkpoint("best", weights / "best.pt", epoch + 1, replaced_by_rename=True)
+            ctx.checkpoint("last", weights / "last.pt", epoch + 1, replaced_by_rename=True)
         raw = {k: v for k, v in row.items() if k != "epoch"}
         ctx.epoch_end(
             epoch + 1,

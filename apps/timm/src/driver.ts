@@ -47,12 +47,10 @@ export function createTimmDriver(options: PythonBridgeDriverSettings = {}): Pyth
     canonicalMetrics: (_task, raw) => canonicalMetrics(raw),
     metricNames: (task) => canonicalMetricNames(task as SupportedTask),
     defaultPrimaryMetric: (task) => DEFAULT_PRIMARY_METRIC[task as SupportedTask],
-    async preflight(ctx) {
+    preflight(ctx) {
       const ref = resolveModel(ctx.modelName);
       checkModelFile(ref);
-      if (ref.kind === 'name') {
-        await checkTimmName(ref.value, ctx.python, { ...ctx.childEnv, HF_HUB_OFFLINE: '1' });
-      }
+      return ref.kind === 'name' ? checkTimmName(ref.value, ctx.python, { ...ctx.childEnv, HF_HUB_OFFLINE: '1' }) : undefined;
     },
     buildSpec: (ctx) => {
       checkClassifyDataset(ctx.dataset);

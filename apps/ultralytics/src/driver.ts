@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { appRootOf, createPythonBridgeDriver, type PythonBridgeDriver, type PythonBridgeDriverSettings } from '@trainers/trainer-contract';
 import { toUltralyticsArgs, ultralyticsConfigSchema, type UltralyticsConfig } from './config.js';
@@ -26,10 +26,10 @@ export function createUltralyticsDriver(options: PythonBridgeDriverSettings = {}
     metricNames: canonicalMetricNames,
     defaultPrimaryMetric,
     childEnv: (_env, workDir) => ({ YOLO_CONFIG_DIR: join(workDir, 'yolo-config'), YOLO_OFFLINE: 'True', YOLO_AUTOINSTALL: 'False' }),
-    async preflight(ctx) {
+    preflight(ctx) {
       checkModelAvailable(resolveModel(ctx.modelName));
-      // `import ultralytics` writes its settings there.
-      await mkdir(join(ctx.workDir, 'yolo-config'), { recursive: true });
+      // `import ultralytics` writes its settings there, and the import check starts as soon as this returns.
+      mkdirSync(join(ctx.workDir, 'yolo-config'), { recursive: true });
     },
     buildSpec: (ctx) => ({
       model: resolveModel(ctx.modelName).ultralytics,

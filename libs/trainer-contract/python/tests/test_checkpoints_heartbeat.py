@@ -38,6 +38,32 @@ run(train)
     assert sorted(os.listdir(snapshots)) == ["last.pt"]  # no temp file left behind
 
 
+def test_a_checkpoint_the_framework_replaces_by_rename_is_published_as_a_hard_link(bridge):
+    b = bridge(
+        """
+import os
+def train(ctx):
+    os.makedirs("run/weights")
+    for epoch in (1, 2):
+        open("run/weights/.last.pt.tmp", "wb").write(b"epoch-%d" % epoch * 100000)
+        os.replace("run/weights/.last.pt.tmp", "run/weights/last.pt")
+        published = ctx.checkpoint("last", "run/weights/last.pt", epoch, replaced_by_rename=True)
+        if epoch == 1:
+            reader = open(published, "rb")  # an upload that started on the epoch-1 snapshot
+    open("seen-by-reader", "wb").write(reader.read())
+    ctx.train_end(2, {}, "run")
+run(train)
+"""
+    )
+    assert b.finish() == 0, b.stderr
+    snapshot = b.folder / "snapshots" / "last.pt"
+    # One inode shared with the framework's file: no second write of the bytes.
+    assert os.stat(snapshot).st_ino == os.stat(b.folder / "run" / "weights" / "last.pt").st_ino
+    assert snapshot.read_bytes() == b"epoch-2" * 100000
+    assert (b.folder / "seen-by-reader").read_bytes() == b"epoch-1" * 100000
+    assert sorted(os.listdir(snapshot.parent)) == ["last.pt"]
+
+
 def test_the_event_comes_after_the_copy_is_complete(bridge):
     b = bridge(
         """

@@ -77,14 +77,16 @@ class Context:
             "epoch_end", epoch=int(epoch), metrics=numbers(metrics), lr=numbers(lr), epoch_time=to_float(epoch_time), **extra
         )
 
-    def checkpoint(self, kind, path, epoch):
+    def checkpoint(self, kind, path, epoch, replaced_by_rename=False):
         """Publishes a complete copy of the checkpoint file at `path`, then announces it; returns the copy's path
-        (None on ranks other than 0). Call it only once the framework has finished writing `path`."""
+        (None on ranks other than 0). Call it only once the framework has finished writing `path`.
+        `replaced_by_rename`: the framework never rewrites `path` in place, it renames a new file over it; the
+        snapshot is then a hard link instead of a copy."""
         if kind not in CHECKPOINT_KINDS:
             raise ValueError(f"checkpoint kind must be one of {CHECKPOINT_KINDS}, got {kind!r}")
         if not self.is_rank0:
             return None
-        published = publish(path, self.snapshot_dir, kind)
+        published = publish(path, self.snapshot_dir, kind, link=replaced_by_rename)
         self._events.emit("checkpoint", kind=kind, path=str(published), epoch=int(epoch))
         return published
 

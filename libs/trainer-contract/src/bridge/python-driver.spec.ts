@@ -60,8 +60,11 @@ beforeAll(() => {
 afterAll(() => rmSync(base, { recursive: true, force: true }));
 
 function driver(env: NodeJS.ProcessEnv = {}, testedRange = '>=2.0,<3', more: { distributed?: boolean } = {}) {
-  return createPythonBridgeDriver<Config>({
-    ...more,
+  return createPythonBridgeDriver<Config>({ ...more, ...driverOptions(env, testedRange) });
+}
+
+function driverOptions(env: NodeJS.ProcessEnv = {}, testedRange = '>=2.0,<3') {
+  return {
     name: 'demo',
     version: '1.2.3',
     framework: { name: 'Demo', module: 'json', testedRange, pinned: '2.0.9' },
@@ -77,7 +80,7 @@ function driver(env: NodeJS.ProcessEnv = {}, testedRange = '>=2.0,<3', more: { d
     childEnv: (_env, workDir) => ({ DEMO_CONFIG_DIR: join(workDir, 'demo-config') }),
     env: { PATH: process.env['PATH'], TRAINER_PYTHON: PYTHON, ...env },
     killGraceMs: 5000,
-  });
+  } satisfies Parameters<typeof createPythonBridgeDriver<Config>>[0];
 }
 
 function capture() {
@@ -219,6 +222,24 @@ describe('createPythonBridgeDriver: before training', () => {
     expect(err.exitCode).toBe(3);
     expect(err.problems[0]).toMatch(/^json cannot be imported by .*no-python: cannot run /);
     expect(err.problems[1]).toBe(`install it with: ${join(base, 'no-python')} -m pip install -r ${join(appRoot, 'requirements.txt')} (or set TRAINER_PYTHON to a Python that has it)`);
+  });
+
+  it("the app's own checks: one without Python fails before any Python starts, its probe's answer or failure counts once the framework imports", async () => {
+    type Preflight = NonNullable<Parameters<typeof createPythonBridgeDriver<Config>>[0]['preflight']>;
+    const withPreflight = (check: Preflight, env: NodeJS.ProcessEnv = {}) => {
+      const { logger } = capture();
+      const d = createPythonBridgeDriver<Config>({ ...driverOptions(env), preflight: check });
+      return d.preflight({ jobId: 'j', modelName: 'demo-s', config, task: 'classify', workDir: mkdtempSync(join(base, 'pre-')), logger, env: {} });
+    };
+    const noPython = { TRAINER_PYTHON: join(base, 'no-python') };
+    const early = await failureOf(withPreflight(() => { throw new ModelUnavailableError('model_name: /m.pt: no such file'); }, noPython));
+    expect(early.problems).toEqual(['model_name: /m.pt: no such file']);
+    expect(await withPreflight(() => Promise.resolve('detect'))).toBe('detect');
+    const refused = await failureOf(withPreflight(() => Promise.reject(new ModelUnavailableError('model_name: "resnt18" is not a demo model'))));
+    expect(refused.problems).toEqual(['model_name: "resnt18" is not a demo model']);
+    // A probe that fails because the framework is missing: the missing framework is what the user needs to hear.
+    const missing = await failureOf(withPreflight(() => Promise.reject(new ModelUnavailableError('probe failed')), noPython));
+    expect(missing.problems[0]).toMatch(/^json cannot be imported by .*no-python/);
   });
 
   it('a bridge that is not distributed refuses a run of several processes, from the config or from torchrun\'s env', async () => {

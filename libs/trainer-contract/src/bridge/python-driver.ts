@@ -58,8 +58,10 @@ export interface PythonBridgeDriverOptions<C extends CommonConfig> {
   /** Variables the framework needs on top of the common child environment (offline switches, config dirs). */
   childEnv?(env: NodeJS.ProcessEnv, workDir: string): NodeJS.ProcessEnv;
   /**
-   * Checks before the import check (a local model file exists, …); may return the task the model implies. A probe
-   * of its own runs `ctx.python` in `ctx.childEnv`, so its caches land in the work dir like the child's.
+   * Checks before training; may give the task the model implies. What needs no Python (a local model file exists,
+   * …) it checks synchronously and throws, so the job fails before any Python starts. A probe of its own it
+   * returns as a promise: it runs `ctx.python` in `ctx.childEnv` (its caches land in the work dir like the child's),
+   * side by side with the import check, which starts when this returns (so make what that import needs first).
    */
   preflight?(ctx: FrameworkPreflightContext<C>): void | Task | Promise<void | Task>;
   /** Adjusts the assembled result (more artifacts, another checkpoint path). */
@@ -130,8 +132,17 @@ export function createPythonBridgeDriver<C extends CommonConfig>(o: PythonBridge
       if (plan) throw new ConfigError(`${plan.reason}: trainer-${o.name} trains in one process; drop nproc_per_node, list one device, or run it outside torchrun`);
       const interpreter = python(env);
       const probeEnv = childEnv(env, ctx.workDir);
-      const found = await o.preflight?.({ ...ctx, python: interpreter, childEnv: probeEnv });
-      const check = await checkPythonModule(interpreter, module, probeEnv);
+      // The app's probe and the import check each start a Python that imports the framework (seconds each):
+      // side by side, a job starts one import sooner. A failed import explains a failed probe, so it is said first.
+      // What the app checks without Python throws here, before any Python starts.
+      const probing = o.preflight?.({ ...ctx, python: interpreter, childEnv: probeEnv });
+      const [probed, check] = await Promise.all([
+        Promise.resolve(probing).then(
+          (task) => ({ task }),
+          (error: unknown) => ({ error }),
+        ),
+        checkPythonModule(interpreter, module, probeEnv),
+      ]);
       if (!check.ok) {
         throw new ModelUnavailableError([
           `${module} cannot be imported by ${interpreter}: ${check.error ?? 'unknown error'}`,
@@ -143,7 +154,8 @@ export function createPythonBridgeDriver<C extends CommonConfig>(o: PythonBridge
         ctx.logger.warn({ [module]: version }, `${module} ${version} is outside the tested range ${o.framework.testedRange}`);
       }
       ctx.logger.info({ python: interpreter, [module]: version }, `${module} is importable`);
-      return found ? checkTask(found, ctx.config) : undefined;
+      if ('error' in probed) throw probed.error;
+      return probed.task ? checkTask(probed.task, ctx.config) : undefined;
     },
 
     async train(ctx) {

@@ -323,6 +323,15 @@ describe('CheckpointStore', () => {
     const up = await store.upload(src, 'best.pt');
     expect(up.uri).toBe(`file://${localDir}/best.pt`);
     expect(await readFile(join(localDir, 'best.pt'), 'utf8')).toBe('w');
+    // The saved file outlives the staged one, and a newer checkpoint replaces it without touching the older bytes.
+    await rm(src);
+    expect(await readFile(join(localDir, 'best.pt'), 'utf8')).toBe('w');
+    await writeFile(src, 'w2');
+    await store.upload(src, 'best.pt');
+    expect(await readFile(join(localDir, 'best.pt'), 'utf8')).toBe('w2');
+    await store.upload(src, 'best.pt'); // the same file again: its saved copy is already a link of it
+    expect(await readFile(join(localDir, 'best.pt'), 'utf8')).toBe('w2');
+    expect((await readdir(localDir)).sort()).toEqual(['best.pt']);
     expect(await store.exists('best.pt')).toBe(true);
     await store.putText('results.csv', 'a,b\n');
     expect(await store.getText('results.csv')).toBe('a,b\n');
