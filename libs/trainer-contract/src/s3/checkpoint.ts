@@ -11,6 +11,7 @@ import { CheckpointUploadError, ConfigError } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
 import { createS3Client, readS3Env, s3RequestTimeoutMs } from './env.js';
 import { failWhenIdle, withDeadline } from './idle.js';
+import { digestFile } from './digest.js';
 import { quoteName, unsafePathReason } from './keys.js';
 import { describeError, withRetry } from './retry.js';
 
@@ -50,44 +51,6 @@ function checkName(name: string, what = 'checkpoint name'): void {
 function isNotFound(err: unknown): boolean {
   const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
   return e?.name === 'NoSuchKey' || e?.name === 'NotFound' || e?.$metadata?.httpStatusCode === 404;
-}
-
-/**
- * sha256 for the stored checksum, plus the MD5s S3 reports as the ETag: the whole-file MD5 for one PUT, and
- * the MD5 of the part MD5s with a `-N` suffix for a multipart upload of fixed-size parts. A `partSize` of
- * Infinity (no S3 behind) computes the sha256 alone.
- */
-async function digestFile(path: string, partSize: number): Promise<{ sha256: string; md5?: string; multipartEtag: string; bytes: number }> {
-  const sha = createHash('sha256');
-  const etags = Number.isFinite(partSize);
-  // The whole-file MD5 is only S3's ETag for a single PUT; multipart files skip it (it is a third pass of hashing).
-  const size = (await stat(path)).size;
-  const md5 = etags && size < partSize ? createHash('md5') : undefined;
-  const partDigests: Buffer[] = [];
-  let part = createHash('md5');
-  let inPart = 0;
-  let bytes = 0;
-  for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) {
-    sha.update(chunk);
-    md5?.update(chunk);
-    bytes += chunk.length;
-    if (!etags) continue;
-    let offset = 0;
-    while (offset < chunk.length) {
-      const take = Math.min(partSize - inPart, chunk.length - offset);
-      part.update(chunk.subarray(offset, offset + take));
-      inPart += take;
-      offset += take;
-      if (inPart === partSize) {
-        partDigests.push(part.digest());
-        part = createHash('md5');
-        inPart = 0;
-      }
-    }
-  }
-  if (inPart > 0 || partDigests.length === 0) partDigests.push(part.digest());
-  const multipartEtag = `${createHash('md5').update(Buffer.concat(partDigests)).digest('hex')}-${partDigests.length}`;
-  return { sha256: sha.digest('hex'), md5: md5?.digest('hex'), multipartEtag, bytes };
 }
 
 export function createCheckpointStore(opts: CheckpointStoreOptions): CheckpointStore {
