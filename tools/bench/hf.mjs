@@ -146,6 +146,6 @@ const startS = median(starts);
 const importS = median(imports);
 const endS = median(ends);
 console.log(`  ours/plain ${ratio.toFixed(3)} (goal ≥ ${GOAL_RATIO}) ${ratio >= GOAL_RATIO ? 'OK' : 'BELOW'}; load average ${loadavg()[0].toFixed(2)}`);
-console.log(`  process start → train_start: median ${fmt(startS)} = import ${fmt(importS)} + ${fmt(startS - importS)} (preflight's model check and import check are two more Python starts)`);
+console.log(`  process start → train_start: median ${fmt(startS)} = import ${fmt(importS)} + ${fmt(startS - importS)} (preflight's model check and import check: two more Python starts, side by side)`);
 console.log(`  train() return → exit: median ${fmt(endS)} (goal ≤ ${GOAL_OVERHEAD_S} s) ${endS <= GOAL_OVERHEAD_S ? 'OK' : 'OVER'}: best.tar, classes.json, results.csv saved, completion sent`);
 console.log(JSON.stringify({ bench: 'hf', transformers: version, rounds: ROUNDS, ours_samples_per_s: round3(median(ours)), plain_samples_per_s: round3(median(plain)), ratio: round3(ratio), ratio_goal: GOAL_RATIO, start_to_train_start_s: round3(startS), import_transformers_s: round3(importS), start_minus_import_s: round3(startS - importS), train_return_to_exit_s: round3(endS), overhead_goal_s: GOAL_OVERHEAD_S }));
