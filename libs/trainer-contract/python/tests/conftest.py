@@ -16,7 +16,7 @@ RUNTIME_DIR = Path(__file__).resolve().parents[1]
 
 
 class Bridge:
-    def __init__(self, folder, body, spec, env, args, events_fd, pump):
+    def __init__(self, folder, body, spec, env, args, events_fd, pump, stdin=subprocess.DEVNULL):
         self.folder = folder
         script = folder / "bridge.py"
         script.write_text("from trainer_bridge import *\n" + textwrap.dedent(body), encoding="utf-8")
@@ -37,7 +37,7 @@ class Bridge:
             argv,
             cwd=folder,
             env=child_env,
-            stdin=subprocess.DEVNULL,
+            stdin=stdin,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -52,6 +52,12 @@ class Bridge:
             threading.Thread(target=self._pump, daemon=True).start()
         else:
             self._events.put(None)
+
+    def close_stdin(self, text=""):
+        """Writes `text` to the child's stdin (a pipe), then closes it, as the trainer does."""
+        self.proc.stdin.write(text)
+        self.proc.stdin.close()
+        self.proc.stdin = None  # communicate() must not flush it again
 
     def close_events_after_first(self):
         """Reads the first event by hand, then closes the read end: the reader goes away mid-run."""
@@ -95,10 +101,10 @@ class Bridge:
 def bridge(tmp_path):
     started = []
 
-    def start(body, spec=None, env=None, args=None, events_fd=True, pump=True):
+    def start(body, spec=None, env=None, args=None, events_fd=True, pump=True, stdin=subprocess.DEVNULL):
         folder = tmp_path / f"b{len(started)}"
         folder.mkdir()
-        b = Bridge(folder, body, {"snapshot_dir": str(folder / "snapshots")} if spec is None else spec, env, args, events_fd, pump)
+        b = Bridge(folder, body, {"snapshot_dir": str(folder / "snapshots")} if spec is None else spec, env, args, events_fd, pump, stdin)
         started.append(b)
         return b
 

@@ -1,8 +1,10 @@
 """`run(train)`: one training job, from `--spec` to the exit code, and the `ctx` the framework's code reports through."""
 
 import argparse
+import importlib
 import json
 import os
+import select
 import signal
 import sys
 import time
@@ -127,7 +129,9 @@ def _main(train, argv):
     signal.signal(signal.SIGINT, stop.request)
     ctx = None
     try:
-        spec_path = _parse_args(argv)
+        spec_path, preload = _parse_args(argv)
+        if preload:
+            _preload(preload, events, stop)
         ctx = Context(_read_spec(spec_path), spec_path, events, stop, env)
         train(ctx)
     except (BridgeInterrupted, KeyboardInterrupt):
@@ -158,7 +162,26 @@ class _ArgumentParser(argparse.ArgumentParser):
 def _parse_args(argv):
     parser = _ArgumentParser(prog="bridge.py", description="Runs one training job for a trainer (CONTRACT section 8).")
     parser.add_argument("--spec", required=True, help="the job's JSON spec, written by the trainer")
-    return parser.parse_args(argv).spec
+    parser.add_argument("--preload", help="import this module, say `ready`, then wait for a line on stdin before reading the spec")
+    args = parser.parse_args(argv)
+    return args.spec, args.preload
+
+
+def _preload(module, events, stop):
+    """Imports the framework while the trainer still prepares the job (its import check and the dataset), says
+    `ready` with its version, then waits for the go-ahead: one line on stdin once the spec is written. EOF means the
+    trainer is gone (the job failed before training): nothing to do."""
+    m = importlib.import_module(module)
+    events.emit("ready", module=module, version=str(getattr(m, "__version__", "") or ""))
+    while True:
+        readable, _, _ = select.select([sys.stdin], [], [], 0.2)
+        # A stop wins over whatever came in with it (a trainer that stops closes the pipe too).
+        if stop.requested:
+            raise BridgeInterrupted("stopped before training started")
+        if readable:
+            if sys.stdin.readline():
+                return
+            raise SystemExit(0)
 
 
 def _read_spec(path):

@@ -51,7 +51,15 @@ const errorEventSchema = z.object({
   traceback: z.string().optional().default(''),
 });
 
+/** `--preload`: the framework imported; the bridge waits for the go-ahead on stdin. */
+const readyEventSchema = z.object({
+  event: z.literal('ready'),
+  module: z.string(),
+  version: z.string(),
+});
+
 export const bridgeEventSchema = z.discriminatedUnion('event', [
+  readyEventSchema,
   trainStartEventSchema,
   epochEndEventSchema,
   checkpointEventSchema,
@@ -67,6 +75,7 @@ export type CheckpointBridgeEvent = z.output<typeof checkpointEventSchema>;
 export type TrainEndBridgeEvent = z.output<typeof trainEndEventSchema>;
 export type HeartbeatBridgeEvent = z.output<typeof heartbeatEventSchema>;
 export type ErrorBridgeEvent = z.output<typeof errorEventSchema>;
+export type ReadyBridgeEvent = z.output<typeof readyEventSchema>;
 
 /** One fd-3 line → an event, or the reason it is not one. */
 export function parseBridgeLine(line: string): { ok: true; event: BridgeEvent } | { ok: false; reason: string } {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -17,10 +18,14 @@ import json, os, time
 from pathlib import Path
 from trainer_bridge import run
 
+with open("bridge-pids", "a") as f:  # cwd is the work dir: one line per bridge process started
+    f.write(f"{os.getpid()}\\n")
+
 def train(ctx):
     spec = ctx.spec
     Path(spec["work_dir"], "seen-spec.json").write_text(json.dumps(spec))
     Path(spec["work_dir"], "seen-env.json").write_text(json.dumps(dict(os.environ)))
+    Path(spec["work_dir"], "seen-pid").write_text(str(os.getpid()))
     if spec["fail"]:
         raise RuntimeError("framework exploded")
     run_dir = Path(spec["run_dir"])
@@ -240,6 +245,43 @@ describe('createPythonBridgeDriver: before training', () => {
     // A probe that fails because the framework is missing: the missing framework is what the user needs to hear.
     const missing = await failureOf(withPreflight(() => Promise.reject(new ModelUnavailableError('probe failed')), noPython));
     expect(missing.problems[0]).toMatch(/^json cannot be imported by .*no-python/);
+  });
+
+  it('the import check is the bridge itself: started by preflight, it trains the job in the same process', async () => {
+    const d = driver();
+    const { logger, records } = capture();
+    const workDir = mkdtempSync(join(base, 'warm-'));
+    await d.preflight({ jobId: 'j', modelName: 'demo-s', config, task: 'classify', workDir, logger, env: {} });
+    expect(records().find((l) => l['msg'] === 'json is importable')).toMatchObject({ json: expect.stringMatching(/^2\./) });
+    const pids = () => readFileSync(join(workDir, 'bridge-pids'), 'utf8').trim().split('\n');
+    expect(pids()).toHaveLength(1); // imported, now waiting for its spec
+    const dataset = { root: join(base, 'ds'), task: 'classify', format: 'imagefolder', source: 'diceformat', classes: [{ index: 0, id: 7, name: 'cat' }], report: {} } as unknown as TrainContext['dataset'];
+    const run = trainWith(d, { modelName: 'demo-s', config: parseConfigObject(schema, { epochs: 2 }), task: 'classify', dataset, workDir });
+    expect((await run.promise).bestEpoch).toBe(2);
+    expect(pids()).toEqual([readFileSync(join(workDir, 'seen-pid'), 'utf8')]);
+  });
+
+  it('a bridge started by preflight for a job that then fails before training ends when the trainer does', () => {
+    // A separate Node process runs preflight and exits: the waiting bridge sees EOF on its stdin and exits too.
+    const workDir = mkdtempSync(join(base, 'orphan-'));
+    const script = [
+      `const { createPythonBridgeDriver } = await import(${JSON.stringify(new URL('../../dist/bridge/index.js', import.meta.url).href)});`,
+      `const d = createPythonBridgeDriver(${JSON.stringify({ name: 'demo', version: '1', framework: { module: 'json', testedRange: '>=2.0,<3' }, appRoot, tasks: ['classify'], env: { PATH: process.env['PATH'], TRAINER_PYTHON: PYTHON } })});`,
+      `const logger = { info() {}, warn() {}, debug() {}, error() {}, child() { return logger; } };`,
+      `await d.preflight({ jobId: 'j', modelName: 'm', config: {}, task: 'classify', workDir: ${JSON.stringify(workDir)}, logger, env: {} });`,
+    ].join('\n');
+    execFileSync(process.execPath, ['--input-type=module', '-e', script], { timeout: 60_000 });
+    const pid = Number(readFileSync(join(workDir, 'bridge-pids'), 'utf8').trim());
+    // Gone, or a zombie waiting for init to reap it: either way no longer running.
+    const running = () => {
+      try {
+        return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+      } catch {
+        return false;
+      }
+    };
+    for (let i = 0; i < 100 && running(); i++) execFileSync('sleep', ['0.05']);
+    expect(running()).toBe(false);
   });
 
   it('a bridge that is not distributed refuses a run of several processes, from the config or from torchrun\'s env', async () => {

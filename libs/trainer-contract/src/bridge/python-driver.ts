@@ -1,4 +1,4 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import semver from 'semver';
@@ -15,6 +15,7 @@ import { pythonFor } from './python-env.js';
 import { runPythonBridge } from './run.js';
 import { bridgeRuntimeDir, bridgeScriptPath } from './runtime-dir.js';
 import { torchrunPlan } from './torchrun.js';
+import { startWarmBridge, type WarmBridge } from './warm.js';
 
 export interface PythonFramework {
   /** As `--describe` names it (default: the module). */
@@ -104,6 +105,9 @@ export function createPythonBridgeDriver<C extends CommonConfig>(o: PythonBridge
   const python = (env: NodeJS.ProcessEnv = baseEnv()) => pythonFor(env, requirements);
   const childEnv = (env: NodeJS.ProcessEnv, workDir: string) => ({ ...bridgeChildEnv(env, workDir, runtimeDir), ...o.childEnv?.(env, workDir) });
   const { module } = o.framework;
+  const specPathFor = (workDir: string) => join(workDir, `${o.name}-job.json`);
+  // Bridges started by preflight, waiting for their job's train() (one per work dir).
+  const warmChildren = new Map<string, WarmBridge>();
   const checkTask = (task: Task, config: C): Task => {
     if (!o.tasks.includes(task)) {
       throw new ConfigError(`config.task: "${task}" is not supported by trainer-${o.name}; use one of ${o.tasks.join(', ')}`);
@@ -132,17 +136,27 @@ export function createPythonBridgeDriver<C extends CommonConfig>(o: PythonBridge
       if (plan) throw new ConfigError(`${plan.reason}: trainer-${o.name} trains in one process; drop nproc_per_node, list one device, or run it outside torchrun`);
       const interpreter = python(env);
       const probeEnv = childEnv(env, ctx.workDir);
-      // The app's probe and the import check each start a Python that imports the framework (seconds each):
-      // side by side, a job starts one import sooner. A failed import explains a failed probe, so it is said first.
       // What the app checks without Python throws here, before any Python starts.
       const probing = o.preflight?.({ ...ctx, python: interpreter, childEnv: probeEnv });
+      // The import check is the bridge itself, started now with --preload: it imports the framework while the
+      // dataset is staged, and trains in the same process (under torchrun every worker imports for itself).
+      warmChildren.get(ctx.workDir)?.dispose();
+      let warm: WarmBridge | undefined;
+      if (!torchrunPlan(ctx.config, env)) {
+        mkdirSync(ctx.workDir, { recursive: true });
+        warm = startWarmBridge({ python: interpreter, script, specPath: specPathFor(ctx.workDir), module, env: probeEnv, cwd: ctx.workDir, ...(o.killGraceMs !== undefined ? { killGraceMs: o.killGraceMs } : {}) });
+      }
+      // The app's probe and the import each start a Python (seconds each): side by side, a job starts sooner.
+      // A failed import explains a failed probe, so it is said first.
       const [probed, check] = await Promise.all([
         Promise.resolve(probing).then(
           (task) => ({ task }),
           (error: unknown) => ({ error }),
         ),
-        checkPythonModule(interpreter, module, probeEnv),
+        warm ? warm.ready : checkPythonModule(interpreter, module, probeEnv),
       ]);
+      if (warm && (!check.ok || 'error' in probed)) warm.dispose();
+      else if (warm) warmChildren.set(ctx.workDir, warm);
       if (!check.ok) {
         throw new ModelUnavailableError([
           `${module} cannot be imported by ${interpreter}: ${check.error ?? 'unknown error'}`,
@@ -170,7 +184,7 @@ export function createPythonBridgeDriver<C extends CommonConfig>(o: PythonBridge
         dataset: datasetSpec(ctx.dataset),
         ...(await o.buildSpec(ctx)),
       };
-      const specPath = join(ctx.workDir, `${o.name}-job.json`);
+      const specPath = specPathFor(ctx.workDir);
       await mkdir(ctx.workDir, { recursive: true });
       await writeFile(specPath, JSON.stringify(spec, null, 2));
 
@@ -204,19 +218,32 @@ export function createPythonBridgeDriver<C extends CommonConfig>(o: PythonBridge
       };
       const plan = torchrunPlan(ctx.config, env);
       if (plan) ctx.logger.info({ nprocPerNode: plan.nprocPerNode }, `launching torchrun: ${plan.reason}`);
-      const { trainEnd } = await runPythonBridge({
-        ...(plan ? { torchrun: plan.args, eventsPath: join(ctx.workDir, 'bridge-events.jsonl') } : {}),
-        python: python(env),
-        script,
-        args: ['--spec', specPath],
-        env: childEnv(env, ctx.workDir),
-        cwd: ctx.workDir,
-        signal: ctx.signal,
-        logger: ctx.logger,
-        onEvent,
-        ...(o.killGraceMs !== undefined ? { killGraceMs: o.killGraceMs } : {}),
-        stallTimeoutMs: ctx.config.stall_timeout_s * 1000,
-      });
+      const runEnv = childEnv(env, ctx.workDir);
+      const interpreter = python(env);
+      const preloaded = warmChildren.get(ctx.workDir);
+      warmChildren.delete(ctx.workDir);
+      const warm = preloaded && !plan && preloaded.fits(interpreter, runEnv) ? preloaded : undefined;
+      if (preloaded && !warm) preloaded.dispose();
+      let trainEnd: TrainEndBridgeEvent;
+      try {
+        ({ trainEnd } = await runPythonBridge({
+          ...(plan ? { torchrun: plan.args, eventsPath: join(ctx.workDir, 'bridge-events.jsonl') } : {}),
+          ...(warm ? { warm } : {}),
+          python: interpreter,
+          script,
+          args: ['--spec', specPath],
+          env: runEnv,
+          cwd: ctx.workDir,
+          signal: ctx.signal,
+          logger: ctx.logger,
+          onEvent,
+          ...(o.killGraceMs !== undefined ? { killGraceMs: o.killGraceMs } : {}),
+          stallTimeoutMs: ctx.config.stall_timeout_s * 1000,
+        }));
+      } finally {
+        // A run that ended before adopting it (aborted first) leaves the child waiting; after a run, a no-op.
+        warm?.dispose();
+      }
       const result = assembleResult(trainEnd, checkpoints, (raw) => o.canonicalMetrics(ctx.task, raw));
       return o.collectResult ? o.collectResult(result, trainEnd, ctx) : result;
     },

@@ -72,6 +72,36 @@ export interface RunPythonBridgeOptions {
   torchrun?: string[];
   /** Read events from this file (TRAINER_EVENTS_PATH in the child) instead of fd 3; required with `torchrun`. */
   eventsPath?: string;
+  /** A child already started with `--preload` for these options (not with torchrun): it is used instead of a new one. */
+  warm?: AdoptableBridge;
+}
+
+type SpawnOptions = Pick<RunPythonBridgeOptions, 'python' | 'script' | 'args' | 'env' | 'cwd' | 'killGraceMs' | 'torchrun' | 'eventsPath'>;
+
+/** The bridge child: fd 3 for events (or `eventsPath`), stdin a pipe when it waits there for the go-ahead. */
+export function spawnBridge(opts: SpawnOptions, withStdin: boolean) {
+  const group = opts.torchrun !== undefined;
+  const argv = group ? ['-m', 'torch.distributed.run', ...opts.torchrun!, opts.script, ...opts.args] : ['-u', opts.script, ...opts.args];
+  return execa(opts.python, argv, {
+    cwd: opts.cwd,
+    env: { ...opts.env, PYTHONUNBUFFERED: '1', ...(opts.eventsPath ? { TRAINER_EVENTS_PATH: opts.eventsPath } : {}) },
+    extendEnv: false,
+    stdio: [withStdin ? 'pipe' : 'ignore', 'pipe', 'pipe', 'pipe'],
+    buffer: false,
+    reject: false,
+    encoding: 'utf8',
+    detached: group,
+    forceKillAfterDelay: group ? false : (opts.killGraceMs ?? 30_000),
+  });
+}
+
+export type BridgeChild = ReturnType<typeof spawnBridge>;
+
+/** A bridge started ahead of training (`--preload`), handed to runPythonBridge once its spec is written. */
+export interface AdoptableBridge {
+  readonly child: BridgeChild;
+  /** Routes the child's output to the runner (first what was buffered) and gives it the go-ahead. */
+  adopt(sinks: { stdout(c: string): void; stderr(c: string): void; events(c: string): void }): void;
 }
 
 export interface PythonBridgeResult {
@@ -98,18 +128,8 @@ export async function runPythonBridge(opts: RunPythonBridgeOptions): Promise<Pyt
   const group = opts.torchrun !== undefined;
   const graceMs = opts.killGraceMs ?? 30_000;
   if (opts.eventsPath) writeFileSync(opts.eventsPath, '');
-  const argv = group ? ['-m', 'torch.distributed.run', ...opts.torchrun!, opts.script, ...opts.args] : ['-u', opts.script, ...opts.args];
-  const child = execa(opts.python, argv, {
-    cwd: opts.cwd,
-    env: { ...opts.env, PYTHONUNBUFFERED: '1', ...(opts.eventsPath ? { TRAINER_EVENTS_PATH: opts.eventsPath } : {}) },
-    extendEnv: false,
-    stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
-    buffer: false,
-    reject: false,
-    encoding: 'utf8',
-    detached: group,
-    forceKillAfterDelay: group ? false : graceMs,
-  });
+  const warm = opts.warm;
+  const child = warm ? warm.child : spawnBridge(opts, false);
 
   const forward = (stream: 'stdout' | 'stderr') =>
     new LineSplitter((raw) => {
@@ -166,11 +186,16 @@ export async function runPythonBridge(opts: RunPythonBridgeOptions): Promise<Pyt
       logger.error({ err: e, event: event.event }, 'bridge event handler failed');
     }
   });
-  child.stdout?.setEncoding('utf8').on('data', (c: string) => out.push(c));
-  child.stderr?.setEncoding('utf8').on('data', (c: string) => err.push(c));
-  const eventStream = child.stdio[3] as NodeJS.ReadableStream | undefined;
-  eventStream?.setEncoding('utf8');
-  eventStream?.on('data', (c: string) => fd3.push(c));
+  if (warm) {
+    // What the waiting child wrote (import warnings, `ready`) is replayed, then the child reads its spec.
+    warm.adopt({ stdout: (c) => out.push(c), stderr: (c) => err.push(c), events: (c) => fd3.push(c) });
+  } else {
+    child.stdout?.setEncoding('utf8').on('data', (c: string) => out.push(c));
+    child.stderr?.setEncoding('utf8').on('data', (c: string) => err.push(c));
+    const eventStream = child.stdio[3] as NodeJS.ReadableStream | undefined;
+    eventStream?.setEncoding('utf8');
+    eventStream?.on('data', (c: string) => fd3.push(c));
+  }
   const eventFile = opts.eventsPath ? tailFile(opts.eventsPath, (c) => fd3.push(c)) : undefined;
 
   // torchrun and its workers share one process group: the whole group gets the stop, and a late SIGKILL.

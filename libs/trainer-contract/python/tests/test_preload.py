@@ -1,0 +1,46 @@
+"""--preload: the bridge imports the framework, says `ready`, and waits for the go-ahead before it reads its spec."""
+
+import json
+import subprocess
+
+TRAIN = """
+import sys
+def train(ctx):
+    ctx.log("json imported before the spec was read: %s" % ctx.spec["imported_first"])
+    ctx.train_end(0, {}, "run")
+run(train)
+"""
+
+
+def test_ready_then_the_spec_written_after_it_is_read_once_a_line_arrives(bridge):
+    b = bridge(TRAIN, spec="", stdin=subprocess.PIPE, args=["--spec", "spec.json", "--preload", "json"])
+    ready = b.wait_for("ready")
+    assert ready["module"] == "json" and ready["version"]
+    # The spec does not exist until now: the waiting bridge has not looked for it.
+    (b.folder / "spec.json").write_text(json.dumps({"imported_first": True}))
+    b.close_stdin("go\n")
+    assert b.finish() == 0, b.stderr
+    assert "[bridge] json imported before the spec was read: True" in b.stderr
+    assert [e["event"] for e in b.events] == ["ready", "train_end"]
+
+
+def test_eof_on_stdin_means_the_trainer_is_gone_and_the_bridge_exits_quietly(bridge):
+    b = bridge(TRAIN, spec={}, stdin=subprocess.PIPE, args=["--spec", "never.json", "--preload", "json"])
+    b.wait_for("ready")
+    b.close_stdin()
+    assert b.finish() == 0
+    assert [e["event"] for e in b.events] == ["ready"]
+    assert b.stderr == ""
+
+
+def test_a_framework_that_does_not_import_is_an_error_event_and_exit_1(bridge):
+    b = bridge(TRAIN, spec={}, stdin=subprocess.PIPE, args=["--spec", "spec.json", "--preload", "no_such_framework"])
+    assert b.finish() == 1
+    assert [(e["event"], e["type"], e["message"]) for e in b.events] == [("error", "ModuleNotFoundError", "No module named 'no_such_framework'")]
+
+
+def test_sigterm_while_waiting_stops_it_as_an_interruption(bridge):
+    b = bridge(TRAIN, spec={}, stdin=subprocess.PIPE, args=["--spec", "spec.json", "--preload", "json"])
+    b.wait_for("ready")
+    b.proc.terminate()
+    assert b.finish() == 143

@@ -1,0 +1,95 @@
+import type { PythonModuleCheck } from './check.js';
+import { parseBridgeLine } from './events.js';
+import { cleanLine, LineSplitter } from './lines.js';
+import { spawnBridge, type AdoptableBridge, type BridgeChild } from './run.js';
+
+/**
+ * A bridge started during preflight with `--preload <module>`: it imports the framework while the trainer stages the
+ * dataset, and its `ready` event is the import check. Training then starts in the same process, without importing
+ * the framework a second time (seconds for torch-based frameworks).
+ */
+export interface WarmBridge extends AdoptableBridge {
+  /** `ok` with the version once the framework imported; the reason otherwise (the child has then exited). */
+  readonly ready: Promise<PythonModuleCheck>;
+  /** Whether this child was started for exactly this interpreter and environment. */
+  fits(python: string, env: NodeJS.ProcessEnv): boolean;
+  /** Ends a child that will not train (the job failed before training, or it does not fit). */
+  dispose(): void;
+}
+
+interface WarmBridgeOptions {
+  python: string;
+  script: string;
+  specPath: string;
+  module: string;
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  killGraceMs?: number;
+}
+
+type Sink = (chunk: string) => void;
+
+export function startWarmBridge(o: WarmBridgeOptions): WarmBridge {
+  const child: BridgeChild = spawnBridge({ python: o.python, script: o.script, args: ['--spec', o.specPath, '--preload', o.module], env: o.env, cwd: o.cwd, ...(o.killGraceMs !== undefined ? { killGraceMs: o.killGraceMs } : {}) }, true);
+  const envKey = JSON.stringify(o.env);
+  const streams = { stdout: child.stdout, stderr: child.stderr, events: child.stdio[3] as NodeJS.ReadableStream | null };
+  const buffered: Record<keyof typeof streams, string[]> = { stdout: [], stderr: [], events: [] };
+  const sinks: Partial<Record<keyof typeof streams, Sink>> = {};
+  let lastStderr = '';
+  let settle!: (check: PythonModuleCheck) => void;
+  const ready = new Promise<PythonModuleCheck>((resolve) => (settle = resolve));
+  const watchEvents = new LineSplitter((line) => {
+    const parsed = parseBridgeLine(line);
+    if (!parsed.ok) return;
+    const e = parsed.event;
+    if (e.event === 'ready') settle({ ok: true, ...(e.version ? { version: e.version } : {}) });
+    if (e.event === 'error') settle({ ok: false, error: `${e.type}: ${e.message}` });
+  });
+  const watchStderr = new LineSplitter((line) => {
+    const clean = cleanLine(line);
+    if (clean) lastStderr = clean;
+  });
+  for (const name of Object.keys(streams) as (keyof typeof streams)[]) {
+    const stream = streams[name];
+    stream?.setEncoding('utf8');
+    stream?.on('data', (c: string) => {
+      if (name === 'events') watchEvents.push(c);
+      if (name === 'stderr') watchStderr.push(c);
+      const sink = sinks[name];
+      if (sink) sink(c);
+      else buffered[name].push(c);
+    });
+  }
+  void child.then((r) => {
+    watchEvents.end();
+    watchStderr.end();
+    if (r.exitCode === undefined && !r.signal) settle({ ok: false, error: `cannot run ${o.python}: ${String(r.shortMessage ?? r.message).split('\n')[0]}` });
+    else settle({ ok: false, error: lastStderr || `import ${o.module} failed (exit ${r.exitCode ?? r.signal})` });
+  });
+  // Once it waits, the child must not keep the trainer alive: a job that fails before training just exits, and
+  // the child, seeing EOF on its stdin, exits too. (Until then preflight awaits it, so it holds the event loop.)
+  const handles = () => [child, child.stdin, child.stdout, child.stderr, child.stdio[3]] as ({ ref?(): void; unref?(): void } | null | undefined)[];
+  let adopted = false;
+  void ready.then(() => {
+    if (!adopted) for (const h of handles()) h?.unref?.();
+  });
+
+  return {
+    child,
+    ready,
+    fits: (python, env) => python === o.python && JSON.stringify(env) === envKey,
+    adopt(target) {
+      adopted = true;
+      for (const h of handles()) h?.ref?.();
+      for (const name of Object.keys(streams) as (keyof typeof streams)[]) {
+        for (const c of buffered[name].splice(0)) target[name](c);
+        sinks[name] = target[name];
+      }
+      child.stdin?.end('go\n');
+    },
+    dispose() {
+      child.stdin?.end();
+      child.kill('SIGTERM');
+    },
+  };
+}
