@@ -75,7 +75,6 @@ export type CheckpointBridgeEvent = z.output<typeof checkpointEventSchema>;
 export type TrainEndBridgeEvent = z.output<typeof trainEndEventSchema>;
 export type HeartbeatBridgeEvent = z.output<typeof heartbeatEventSchema>;
 export type ErrorBridgeEvent = z.output<typeof errorEventSchema>;
-export type ReadyBridgeEvent = z.output<typeof readyEventSchema>;
 
 /** One fd-3 line → an event, or the reason it is not one. */
 export function parseBridgeLine(line: string): { ok: true; event: BridgeEvent } | { ok: false; reason: string } {
