@@ -225,8 +225,8 @@ let real = null;
   // The spread of the per-round ratios says whether this machine can resolve the 2 % the goal asks about.
   const spread = [Math.min(...roundRatios), Math.max(...roundRatios)];
   console.log(`  bare/ours ${ratio.toFixed(3)} (goal ≥ ${GOAL_EPOCH_RATIO}) ${ratio >= GOAL_EPOCH_RATIO ? 'OK' : 'BELOW'}; per-round ratios ${spread[0].toFixed(3)}…${spread[1].toFixed(3)}${spread[1] - spread[0] > 0.04 ? ' (noisier than the goal’s margin: rerun on an idle machine)' : ''}`);
-  // Not in the test double's number above: with torch behind it, the pre-flight `import ultralytics` is seconds.
-  console.log(`  with real Ultralytics the pre-flight import check takes ${fmt(median(importChecks))} (median), before the bridge imports it again`);
+  // The app no longer pays this: preflight starts the bridge with --preload, and that import is the check.
+  console.log(`  a separate pre-flight import check would take ${fmt(median(importChecks))} (median); the bridge's own --preload import is the check now`);
   const startS = median(starts);
   const endS = median(ends);
   const importS = median(imports);

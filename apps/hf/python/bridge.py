@@ -33,7 +33,7 @@ import hf_metrics  # noqa: E402
 
 
 def select_device(device):
-    """`cuda:N`, `N` or `N,M` pick GPUs before torch starts; `cpu` is TrainingArguments' use_cpu."""
+    """`cuda:N`, `N` or `N,M` pick GPUs before CUDA starts; `cpu` is TrainingArguments' use_cpu."""
     text = str(device)
     if text.startswith("cuda:"):
         os.environ["CUDA_VISIBLE_DEVICES"] = text.split(":", 1)[1]
@@ -190,7 +190,9 @@ def make_callback(ctx, run_dir, output_dir, epochs, history):
 def train(ctx):
     spec, task = ctx.spec, ctx.spec["task"]
     use_cpu = select_device(spec.get("device", "auto"))
-    import torch  # noqa: F401 - after CUDA_VISIBLE_DEVICES
+    # CUDA reads CUDA_VISIBLE_DEVICES when it starts, at the first CUDA call, not at `import torch` (which the
+    # trainer has this process do ahead, while it stages the dataset).
+    import torch  # noqa: F401
     from transformers import Trainer, TrainingArguments
 
     dataset = spec["dataset"]

@@ -28,7 +28,8 @@ export function createHfDriver(options: PythonBridgeDriverSettings = {}): Python
     appRoot,
     name: 'hf',
     version: DRIVER_VERSION,
-    framework: { name: 'transformers', module: 'transformers', testedRange: TESTED_TRANSFORMERS.range, pinned: TESTED_TRANSFORMERS.pinned },
+    // `import transformers` is lazy: torch is most of the import the bridge can do ahead.
+    framework: { name: 'transformers', module: 'transformers', testedRange: TESTED_TRANSFORMERS.range, pinned: TESTED_TRANSFORMERS.pinned, preload: ['torch'] },
     configSchema: hfConfigSchema as never,
     tasks: SUPPORTED_TASKS,
     // transformers.Trainer under torchrun is not wired to the bridge yet (resume unpacking and checkpoint packing

@@ -44,3 +44,13 @@ def test_sigterm_while_waiting_stops_it_as_an_interruption(bridge):
     b.wait_for("ready")
     b.proc.terminate()
     assert b.finish() == 143
+
+
+def test_more_modules_are_imported_too_and_the_framework_names_the_version(bridge):
+    b = bridge(TRAIN, spec={}, stdin=subprocess.PIPE, args=["--spec", "spec.json", "--preload", "json,no_such_helper"])
+    assert b.finish() == 1
+    assert [(e["event"], e["message"]) for e in b.events] == [("error", "No module named 'no_such_helper'")]
+    b = bridge(TRAIN, spec={}, stdin=subprocess.PIPE, args=["--spec", "spec.json", "--preload", "json,csv"])
+    assert b.wait_for("ready")["module"] == "json"
+    b.close_stdin()
+    assert b.finish() == 0

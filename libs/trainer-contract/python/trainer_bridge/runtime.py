@@ -162,17 +162,22 @@ class _ArgumentParser(argparse.ArgumentParser):
 def _parse_args(argv):
     parser = _ArgumentParser(prog="bridge.py", description="Runs one training job for a trainer (CONTRACT section 8).")
     parser.add_argument("--spec", required=True, help="the job's JSON spec, written by the trainer")
-    parser.add_argument("--preload", help="import this module, say `ready`, then wait for a line on stdin before reading the spec")
+    parser.add_argument(
+        "--preload", help="import these modules (comma-separated, the framework first), say `ready`, then wait for a line on stdin before reading the spec"
+    )
     args = parser.parse_args(argv)
     return args.spec, args.preload
 
 
 def _preload(module, events, stop):
-    """Imports the framework while the trainer still prepares the job (its import check and the dataset), says
+    """Imports the framework (and the other modules listed) while the trainer still prepares the job (its import check and the dataset), says
     `ready` with its version, then waits for the go-ahead: one line on stdin once the spec is written. EOF means the
     trainer is gone (the job failed before training): nothing to do."""
-    m = importlib.import_module(module)
-    events.emit("ready", module=module, version=str(getattr(m, "__version__", "") or ""))
+    framework, *more = module.split(",")
+    m = importlib.import_module(framework)
+    for name in more:
+        importlib.import_module(name)
+    events.emit("ready", module=framework, version=str(getattr(m, "__version__", "") or ""))
     while True:
         readable, _, _ = select.select([sys.stdin], [], [], 0.2)
         # A stop wins over whatever came in with it (a trainer that stops closes the pipe too).

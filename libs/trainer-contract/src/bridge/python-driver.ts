@@ -26,6 +26,11 @@ export interface PythonFramework {
   testedRange: string;
   /** The version requirements.txt pins. */
   pinned?: string;
+  /**
+   * More modules the bridge imports ahead of its spec, while the dataset is staged (`torch` when `module` imports
+   * lazily). None may start a GPU: the bridge picks its devices after it reads the spec.
+   */
+  preload?: readonly string[];
 }
 
 /** What an app supplies: only what is its framework's. Everything about the Python child is the factory's. */
@@ -144,7 +149,7 @@ export function createPythonBridgeDriver<C extends CommonConfig>(o: PythonBridge
       let warm: WarmBridge | undefined;
       if (!torchrunPlan(ctx.config, env)) {
         mkdirSync(ctx.workDir, { recursive: true });
-        warm = startWarmBridge({ python: interpreter, script, specPath: specPathFor(ctx.workDir), module, env: probeEnv, cwd: ctx.workDir, ...(o.killGraceMs !== undefined ? { killGraceMs: o.killGraceMs } : {}) });
+        warm = startWarmBridge({ python: interpreter, script, specPath: specPathFor(ctx.workDir), modules: [module, ...(o.framework.preload ?? [])], env: probeEnv, cwd: ctx.workDir, ...(o.killGraceMs !== undefined ? { killGraceMs: o.killGraceMs } : {}) });
       }
       // The app's probe and the import each start a Python (seconds each): side by side, a job starts sooner.
       // A failed import explains a failed probe, so it is said first.

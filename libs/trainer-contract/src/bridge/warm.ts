@@ -21,7 +21,8 @@ interface WarmBridgeOptions {
   python: string;
   script: string;
   specPath: string;
-  module: string;
+  /** The framework's import name first, then any more to import ahead. */
+  modules: readonly string[];
   env: NodeJS.ProcessEnv;
   cwd: string;
   killGraceMs?: number;
@@ -30,7 +31,7 @@ interface WarmBridgeOptions {
 type Sink = (chunk: string) => void;
 
 export function startWarmBridge(o: WarmBridgeOptions): WarmBridge {
-  const child: BridgeChild = spawnBridge({ python: o.python, script: o.script, args: ['--spec', o.specPath, '--preload', o.module], env: o.env, cwd: o.cwd, ...(o.killGraceMs !== undefined ? { killGraceMs: o.killGraceMs } : {}) }, true);
+  const child: BridgeChild = spawnBridge({ python: o.python, script: o.script, args: ['--spec', o.specPath, '--preload', o.modules.join(',')], env: o.env, cwd: o.cwd, ...(o.killGraceMs !== undefined ? { killGraceMs: o.killGraceMs } : {}) }, true);
   const envKey = JSON.stringify(o.env);
   const streams = { stdout: child.stdout, stderr: child.stderr, events: child.stdio[3] as NodeJS.ReadableStream | null };
   const buffered: Record<keyof typeof streams, string[]> = { stdout: [], stderr: [], events: [] };
@@ -64,7 +65,7 @@ export function startWarmBridge(o: WarmBridgeOptions): WarmBridge {
     watchEvents.end();
     watchStderr.end();
     if (r.exitCode === undefined && !r.signal) settle({ ok: false, error: `cannot run ${o.python}: ${String(r.shortMessage ?? r.message).split('\n')[0]}` });
-    else settle({ ok: false, error: lastStderr || `import ${o.module} failed (exit ${r.exitCode ?? r.signal})` });
+    else settle({ ok: false, error: lastStderr || `import ${o.modules[0]} failed (exit ${r.exitCode ?? r.signal})` });
   });
   // Once it waits, the child must not keep the trainer alive: a job that fails before training just exits, and
   // the child, seeing EOF on its stdin, exits too. (Until then preflight awaits it, so it holds the event loop.)
