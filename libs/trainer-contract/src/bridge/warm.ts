@@ -33,6 +33,8 @@ type Sink = (chunk: string) => void;
 export function startWarmBridge(o: WarmBridgeOptions): WarmBridge {
   const child: BridgeChild = spawnBridge({ python: o.python, script: o.script, args: ['--spec', o.specPath, '--preload', o.modules.join(',')], env: o.env, cwd: o.cwd, ...(o.killGraceMs !== undefined ? { killGraceMs: o.killGraceMs } : {}) }, true);
   const envKey = JSON.stringify(o.env);
+  // A child that died first makes the go-ahead an EPIPE; its exit says what happened, through runPythonBridge.
+  child.stdin?.on('error', () => undefined);
   const streams = { stdout: child.stdout, stderr: child.stderr, events: child.stdio[3] as NodeJS.ReadableStream | null };
   const buffered: Record<keyof typeof streams, string[]> = { stdout: [], stderr: [], events: [] };
   const sinks: Partial<Record<keyof typeof streams, Sink>> = {};
