@@ -261,6 +261,20 @@ describe('createPythonBridgeDriver: before training', () => {
     expect(pids()).toEqual([readFileSync(join(workDir, 'seen-pid'), 'utf8')]);
   });
 
+  it('a preloaded bridge killed before its job trains is a failed run, told by how it died', async () => {
+    const d = driver();
+    const { logger } = capture();
+    const workDir = mkdtempSync(join(base, 'killed-'));
+    await d.preflight({ jobId: 'j', modelName: 'demo-s', config, task: 'classify', workDir, logger, env: {} });
+    const pid = Number(readFileSync(join(workDir, 'bridge-pids'), 'utf8').trim());
+    process.kill(pid, 'SIGKILL');
+    for (let i = 0; i < 100 && existsSync(`/proc/${pid}/cmdline`) && readFileSync(`/proc/${pid}/cmdline`).length > 0; i++) execFileSync('sleep', ['0.05']);
+    const dataset = { root: join(base, 'ds'), task: 'classify', format: 'imagefolder', source: 'diceformat', classes: [{ index: 0, id: 7, name: 'cat' }], report: {} } as unknown as TrainContext['dataset'];
+    const err = await failureOf(trainWith(d, { modelName: 'demo-s', config: parseConfigObject(schema, { epochs: 1 }), task: 'classify', dataset, workDir }).promise);
+    expect(err).toBeInstanceOf(TrainingFailedError);
+    expect(err.message).toMatch(/killed by SIGKILL/);
+  });
+
   it('a bridge started by preflight for a job that then fails before training ends when the trainer does', () => {
     // A separate Node process runs preflight and exits: the waiting bridge sees EOF on its stdin and exits too.
     const workDir = mkdtempSync(join(base, 'orphan-'));
