@@ -28,8 +28,9 @@ export function createHfDriver(options: PythonBridgeDriverSettings = {}): Python
     appRoot,
     name: 'hf',
     version: DRIVER_VERSION,
-    // `import transformers` is lazy: torch is most of the import the bridge can do ahead.
-    framework: { name: 'transformers', module: 'transformers', testedRange: TESTED_TRANSFORMERS.range, pinned: TESTED_TRANSFORMERS.pinned, preload: ['torch'] },
+    // `import transformers` is lazy: torch and the Trainer are most of the import the bridge can do ahead. Neither
+    // starts CUDA at import (checked with transformers 5.18: no torch.cuda call), so the bridge still picks the GPUs.
+    framework: { name: 'transformers', module: 'transformers', testedRange: TESTED_TRANSFORMERS.range, pinned: TESTED_TRANSFORMERS.pinned, preload: ['torch', 'transformers.trainer'] },
     configSchema: hfConfigSchema as never,
     tasks: SUPPORTED_TASKS,
     // transformers.Trainer under torchrun is not wired to the bridge yet (resume unpacking and checkpoint packing
