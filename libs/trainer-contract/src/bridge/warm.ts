@@ -39,6 +39,7 @@ export function startWarmBridge(o: WarmBridgeOptions): WarmBridge {
   const buffered: Record<keyof typeof streams, string[]> = { stdout: [], stderr: [], events: [] };
   const sinks: Partial<Record<keyof typeof streams, Sink>> = {};
   let lastStderr = '';
+  let adopted = false;
   let settle!: (check: PythonModuleCheck) => void;
   const ready = new Promise<PythonModuleCheck>((resolve) => (settle = resolve));
   const watchEvents = new LineSplitter((line) => {
@@ -56,8 +57,9 @@ export function startWarmBridge(o: WarmBridgeOptions): WarmBridge {
     const stream = streams[name];
     stream?.setEncoding('utf8');
     stream?.on('data', (c: string) => {
-      if (name === 'events') watchEvents.push(c);
-      if (name === 'stderr') watchStderr.push(c);
+      // Watched until it trains: from then on runPythonBridge parses and judges every line, once.
+      if (!adopted && name === 'events') watchEvents.push(c);
+      if (!adopted && name === 'stderr') watchStderr.push(c);
       const sink = sinks[name];
       if (sink) sink(c);
       else buffered[name].push(c);
@@ -72,7 +74,6 @@ export function startWarmBridge(o: WarmBridgeOptions): WarmBridge {
   // Once it waits, the child must not keep the trainer alive: a job that fails before training just exits, and
   // the child, seeing EOF on its stdin, exits too. (Until then preflight awaits it, so it holds the event loop.)
   const handles = () => [child, child.stdin, child.stdout, child.stderr, child.stdio[3]] as ({ ref?(): void; unref?(): void } | null | undefined)[];
-  let adopted = false;
   void ready.then(() => {
     if (!adopted) for (const h of handles()) h?.unref?.();
   });
