@@ -13,7 +13,7 @@ export interface WarmBridge extends AdoptableBridge {
   readonly ready: Promise<PythonModuleCheck>;
   /** Whether this child was started for exactly this interpreter and environment. */
   fits(python: string, env: NodeJS.ProcessEnv): boolean;
-  /** Ends a child that will not train (the job failed before training, or it does not fit). */
+  /** Ends a child that will not train (the job failed before training, or it does not fit); a no-op once adopted. */
   dispose(): void;
 }
 
@@ -92,8 +92,11 @@ export function startWarmBridge(o: WarmBridgeOptions): WarmBridge {
       child.stdin?.end('go\n');
     },
     dispose() {
+      // Not yet training, it holds nothing to save: SIGKILL, so one still importing does not outlive the job by
+      // seconds. Adopted, it belongs to runPythonBridge, which has waited for it to end.
+      if (adopted) return;
       child.stdin?.end();
-      child.kill('SIGTERM');
+      child.kill('SIGKILL');
     },
   };
 }
