@@ -178,7 +178,7 @@ suite(`trainer-timm with real timm ${why ? `(skipped: ${why})` : `(${PYTHON})`}`
         shape: [1, 3],
         epoch: 1,
         arch: 'test_resnet',
-        keys: ['arch', 'args', 'best_epoch', 'best_in', 'best_state_dict', 'classes', 'epoch', 'history', 'metric', 'num_classes', 'optimizer', 'rng', 'scheduler', 'state_dict', 'version'],
+        keys: ['arch', 'args', 'best_epoch', 'best_fingerprint', 'best_in', 'best_state_dict', 'classes', 'epoch', 'history', 'metric', 'num_classes', 'optimizer', 'rng', 'scheduler', 'state_dict', 'version'],
       });
 
       expect(run!.info.status).toBe('FINISHED');
@@ -211,10 +211,14 @@ suite(`trainer-timm with real timm ${why ? `(skipped: ${why})` : `(${PYTHON})`}`
       expect(completionsOf(rx)).toEqual([]);
       const ck = pythonJson(PYTHON!, 'import json,sys,torch; c=torch.load(sys.argv[1],weights_only=True); print(json.dumps({"epoch": c["epoch"], "ema": "state_dict_ema" in c}))', [join(first.workDir, 'run', 'weights', 'last.pt')]);
       expect(ck).toEqual({ epoch: saved - 1, ema: true });
-      // The stopped job's last.pt (the one file in S3 until the end) carries the best epoch's weights, the very
-      // ones in its best.pt, for a restart in a fresh work dir: its own copy, or its EMA weights named when its
-      // epoch was the best.
+      // For a restart in a fresh work dir, the stopped job's S3 holds the best epoch's weights, the very ones in its
+      // best.pt: last.pt's own EMA weights when its epoch was the best, else the best.pt uploaded after its epoch's
+      // last.pt, which last.pt's fingerprint recognises. last.pt carries no copy of them (checkpoint_interval 1).
       const bestNow = join(first.workDir, 'run', 'weights', 'best.pt');
+      const lastInS3 = join(root, 'last-502.pt');
+      const bestInS3 = join(root, 'best-502-mid.pt');
+      writeFileSync(lastInS3, await getObject(client, BUCKET, 'checkpoints/502/last.pt'));
+      writeFileSync(bestInS3, await getObject(client, BUCKET, 'checkpoints/502/best.pt'));
       const carried = pythonJson(
         PYTHON!,
         [
@@ -222,12 +226,12 @@ suite(`trainer-timm with real timm ${why ? `(skipped: ${why})` : `(${PYTHON})`}`
           `sys.path[:0] = [${JSON.stringify(join(APP_ROOT, 'python'))}, ${JSON.stringify(bridgeRuntimeDir())}]`,
           'from bridge import best_weights_of',
           'c = torch.load(sys.argv[1], weights_only=True); best = torch.load(sys.argv[2], weights_only=True)',
-          'mine = best_weights_of(c)',
-          'print(json.dumps({"same": sorted(mine) == sorted(best) and all(torch.equal(mine[k], best[k]) for k in best), "own_copy": c["best_state_dict"] is not None, "best_in": c["best_in"], "best_is_last": c["best_epoch"] == c["epoch"] + 1}))',
+          'mine = best_weights_of(c, sys.argv[3])',
+          'print(json.dumps({"same": sorted(mine) == sorted(best) and all(torch.equal(mine[k], best[k]) for k in best), "own_copy": c["best_state_dict"] is not None, "best_in": c["best_in"], "best_is_last": c["best_epoch"] == c["epoch"] + 1, "epoch": c["epoch"]}))',
         ].join('\n'),
-        [join(first.workDir, 'run', 'weights', 'last.pt'), bestNow],
+        [lastInS3, bestNow, bestInS3],
       ) as Record<string, unknown>;
-      expect(carried).toMatchObject({ same: true, own_copy: !carried['best_is_last'], best_in: carried['best_is_last'] ? 'state_dict_ema' : null });
+      expect(carried).toMatchObject({ same: true, own_copy: false, best_in: carried['best_is_last'] ? 'state_dict_ema' : null, epoch: saved - 1 });
 
       const second = await runJob({ jobId: '502', rx, dataset: 's3://datasets/shapes-big/', config, attempt: 2 });
       expect(problems(second.stderr)).toEqual([]);

@@ -77,14 +77,27 @@ def state_dict_of(ckpt, use_ema=True):
     raise ModelUnavailableError("checkpoint holds no state_dict")
 
 
-def best_weights_of(ckpt):
-    """The best epoch's weights that a last.pt carries: its own copy, or, when its epoch was the best, the weights
-    it names with `best_in` (state_dict_ema or state_dict). None when it has neither."""
+def fingerprint(state_dict):
+    """A few of the weights' values, kept in last.pt to recognise the best epoch's best.pt in the store: every
+    update moves them, so two epochs' weights do not share them, and reading them costs no copy of the model."""
+    return [float(t.reshape(-1)[i]) for t in state_dict.values() if t.numel() for i in (0, -1)]
+
+
+def best_weights_of(ckpt, stored_best=None):
+    """The best epoch's weights for a resumed run: last.pt's own when its epoch was the best (`best_in` names
+    state_dict_ema or state_dict), an older last.pt's copy, or else the store's best.pt when its fingerprint is the
+    one last.pt recorded. None when none of them is the best epoch's."""
     best = ckpt.get("best_state_dict")
     if isinstance(best, dict):
         return best
     named = ckpt.get(ckpt.get("best_in") or "")
-    return named if isinstance(named, dict) else None
+    if isinstance(named, dict):
+        return named
+    if stored_best and ckpt.get("best_fingerprint"):
+        sd = state_dict_of(read_checkpoint(stored_best), use_ema=False)
+        if fingerprint(sd) == ckpt["best_fingerprint"]:
+            return sd
+    return None
 
 
 def arch_of(ckpt):
@@ -577,7 +590,8 @@ def train(ctx):
     train_loss_fn = train_loss_fn.to(device)
     val_loss_fn = torch.nn.CrossEntropyLoss().to(device)
 
-    start_epoch, best_metric, best_epoch, history, best_sd = 0, None, 0, [], None
+    start_epoch, best_metric, best_epoch, history, best_fp, best_sd = 0, None, 0, [], None, None
+    carry_best = int(spec.get("checkpoint_interval") or 1) != 1
     if spec.get("resume"):
         ck = read_checkpoint(spec["resume"])
         resumed_arch = arch_of(ck)
@@ -611,11 +625,20 @@ def train(ctx):
                 int(ck.get("best_epoch", 0)),
             )
             history = list(ck.get("history") or [])
-            # A restart in a fresh WORK_DIR has no best.pt: last.pt carries the best epoch's weights for it.
-            best_sd = best_weights_of(ck)
+            # A restart in a fresh WORK_DIR has no best.pt of its own: it comes from last.pt or from the store.
+            best_sd = best_weights_of(ck, spec.get("resume_best"))
             if best_sd is not None:
+                best_fp = fingerprint(best_sd)
                 if writer:
                     torch_save_atomic(best_sd, weights / "best.pt")
+                if not carry_best:
+                    best_sd = None
+            elif best_epoch:
+                ctx.log(
+                    f"the best epoch's weights (epoch {best_epoch}) are not in the checkpoint store (an upload "
+                    "failed before the restart): the best epoch is picked again from here on"
+                )
+                best_metric, best_epoch = None, 0
             if isinstance(ck.get("rng"), dict):
                 torch.set_rng_state(ck["rng"]["torch"])
     if scheduler is not None and start_epoch > 0:
@@ -683,11 +706,11 @@ def train(ctx):
             write_results(run_dir / "results.csv", history, fields=COLUMNS)
             # best.pt before last.pt: a stop between the two leaves a last.pt whose best.pt is already on disk.
             if improved:
-                best_sd = {
-                    k: v.detach().to("cpu", copy=True)
-                    for k, v in evaluated.state_dict().items()
-                }
+                best_sd = evaluated.state_dict()
                 torch_save_atomic(best_sd, weights / "best.pt")
+                best_fp = fingerprint(best_sd)
+                # Kept only for a last.pt that must carry it (below); a copy, as the model trains on in place.
+                best_sd = {k: v.detach().to("cpu", copy=True) for k, v in best_sd.items()} if carry_best else None
             best_in = "state_dict_ema" if model_ema is not None else "state_dict"
             state = {
                 "epoch": epoch,
@@ -701,10 +724,14 @@ def train(ctx):
                 "classes": [c["name"] for c in classes],
                 "args": {**args, "model": arch},
                 "history": history,
-                # When this epoch is the best, its weights are already in the checkpoint under `best_in`: not
-                # writing them twice keeps last.pt a third smaller on most epochs of a run that still improves.
-                "best_state_dict": None if improved else best_sd,
+                # The best epoch's weights are not written twice: they are this checkpoint's own under `best_in`
+                # when this epoch is the best, and else the store's best.pt, recognised by `best_fingerprint`
+                # (the store gets each new best.pt right after its epoch's last.pt). That keeps last.pt as
+                # train.py's (model, optimizer, EMA), a third smaller than with a copy. With checkpoint_interval
+                # above 1 the store misses the best epochs between uploads, so last.pt carries a copy.
                 "best_in": best_in if improved else None,
+                "best_fingerprint": best_fp,
+                "best_state_dict": best_sd if carry_best and not improved else None,
                 "rng": {"torch": torch.get_rng_state()},
             }
             if scheduler is not None:
@@ -715,9 +742,11 @@ def train(ctx):
                 state[loss_scaler.state_dict_key] = loss_scaler.state_dict()
             torch_save_atomic(state, weights / "last.pt")
             # torch_save_atomic only ever renames over these files: their snapshots can be hard links.
+            # last before best: a last.pt in the store then never names a best epoch whose best.pt is not there
+            # (the uploader keeps this order), and this epoch's last.pt carries its own best weights.
+            ctx.checkpoint("last", weights / "last.pt", epoch + 1, replaced_by_rename=True)
             if improved:
                 ctx.checkpoint("best", weights / "best.pt", epoch + 1, replaced_by_rename=True)
-            ctx.checkpoint("last", weights / "last.pt", epoch + 1, replaced_by_rename=True)
         raw = {k: v for k, v in row.items() if k != "epoch"}
         ctx.epoch_end(
             epoch + 1,

@@ -146,6 +146,8 @@ describe('createPythonBridgeDriver: train', () => {
       work_dir: run.workDir,
       run_dir: join(run.workDir, 'run'),
       resume: null,
+      resume_best: null,
+      checkpoint_interval: 1,
       snapshot_dir: join(run.workDir, 'checkpoint-snapshots'),
       dataset: { format: 'imagefolder', root: join(base, 'ds'), data_yaml: null, coco: null, image_folder: { train: join(base, 'ds', 'train'), val: join(base, 'ds', 'val') }, classes: ['cat'] },
       epochs: 1,

@@ -185,6 +185,10 @@ export function createPythonBridgeDriver<C extends CommonConfig>(o: PythonBridge
         work_dir: ctx.workDir,
         run_dir: ctx.runDir,
         resume: ctx.resumeFrom ?? null,
+        resume_best: ctx.resumeBest ?? null,
+        // The epochs whose checkpoints reach the store while training: a bridge whose `last` leans on the store's
+        // `best` must know whether the store has every best epoch's.
+        checkpoint_interval: ctx.config.checkpoint_interval,
         snapshot_dir: join(ctx.workDir, 'checkpoint-snapshots'),
         dataset: datasetSpec(ctx.dataset),
         ...(await o.buildSpec(ctx)),

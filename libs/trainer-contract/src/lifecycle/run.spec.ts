@@ -169,6 +169,8 @@ describe('runTrainerCli end to end (scripted driver, real S3, callbacks and MLfl
       expect(interrupted).toHaveLength(1);
       const savedEpoch = (interrupted[0]!.json as { current_epoch: number }).current_epoch;
       expect(JSON.parse((await getObject('checkpoints/104/last.pt')).toString())).toMatchObject({ epoch: savedEpoch });
+      // A new best goes up while training, after its epoch's last.pt: the store holds the stopped run's best too.
+      expect(JSON.parse((await getObject('checkpoints/104/best.pt')).toString())).toEqual({ epoch: savedEpoch, best: true });
       const run = (await mlflow.read.runsNamed('job-104'))[0]!;
       expect(run.info.status).toBe('KILLED');
 
@@ -176,6 +178,7 @@ describe('runTrainerCli end to end (scripted driver, real S3, callbacks and MLfl
       expect(second.code).toBe(0);
       expect(driver.trainedFrom[0]).toBeUndefined();
       expect(driver.trainedFrom[1]).toMatch(/last\.pt$/);
+      expect(driver.resumedBest).toEqual([undefined, expect.stringMatching(/resume\/best\.pt$/)]);
       const epochs = rx.received.filter((r) => r.kind === 'progress' && (r.json as { status: string; phase?: string }).status === 'running' && (r.json as { phase?: string }).phase === 'training').map((r) => (r.json as { current_epoch: number }).current_epoch);
       expect(epochs.slice(-(6 - savedEpoch))).toEqual(Array.from({ length: 6 - savedEpoch }, (_, i) => savedEpoch + 1 + i));
       const after = await mlflow.read.runsNamed('job-104');

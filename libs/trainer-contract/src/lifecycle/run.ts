@@ -247,7 +247,7 @@ class Job<C extends CommonConfig> {
     const store = (this.store = services.createOutputStore({ jobId: args.jobId, env, logger, localDir: args.outputDir }));
     this.uploader = new CheckpointUploader(store, join(workDir, 'upload-staging'), logger);
     await this.record.open(store);
-    const resumeFrom = await this.findResumeCheckpoint(store, workDir);
+    const { resumeFrom, resumeBest } = await this.findResumeCheckpoints(store, workDir);
     const state = await readRunState(store);
 
     const tracker = (this.tracker = services.createTracker({ env, logger, defaultExperiment: `trainer-${driver.name}` }));
@@ -274,14 +274,20 @@ class Job<C extends CommonConfig> {
       workDir,
       runDir,
       resumeFrom,
+      ...(resumeBest ? { resumeBest } : {}),
       signal,
       logger,
       onEpochEnd: (event) => this.onEpochEnd(event, interval),
       onCheckpoint: (event) => {
-        if (event.kind !== 'last') return;
-        this.lastCheckpoint = { path: event.path, epoch: event.epoch };
-        if (event.epoch % config.checkpoint_interval === 0 || event.epoch === this.totalEpochs) {
+        if (event.kind === 'last') this.lastCheckpoint = { path: event.path, epoch: event.epoch };
+        if (event.epoch % config.checkpoint_interval !== 0 && event.epoch !== this.totalEpochs) return;
+        if (event.kind === 'last') {
           void this.uploader!.enqueue(names.last, event.path, event.epoch);
+        } else if (event.epoch !== this.totalEpochs) {
+          // A new best reaches the store while training, after its epoch's `last` (bridges announce them in that
+          // order): a crash keeps it, and a restart in a fresh work dir finds it (timm's last.pt then need not
+          // carry a copy). The final one goes up with the completion.
+          void this.uploader!.enqueue(names.best, event.path, event.epoch);
         }
       },
     });
@@ -388,21 +394,26 @@ class Job<C extends CommonConfig> {
     }
   }
 
-  private async findResumeCheckpoint(store: OutputStore, workDir: string): Promise<string | undefined> {
-    const { last } = this.checkpointNames;
-    const dest = join(workDir, 'resume', last);
-    try {
-      if (await store.download(last, dest)) {
-        this.logger.info({ from: store.uriFor(last) }, `found ${last} from an earlier attempt: resuming`);
-        return dest;
+  /** `last` from an earlier attempt, and `best` beside it: a driver whose `last` does not carry the best epoch's
+   *  weights (timm's, on an epoch that did not improve) takes them from there. */
+  private async findResumeCheckpoints(store: OutputStore, workDir: string): Promise<{ resumeFrom?: string; resumeBest?: string }> {
+    const { last, best } = this.checkpointNames;
+    const fetch = async (name: string): Promise<string | undefined> => {
+      const dest = join(workDir, 'resume', name);
+      try {
+        return (await store.download(name, dest)) ? dest : undefined;
+      } catch (err) {
+        // Training from scratch while S3 is down would lose the earlier attempt's epochs and fail at upload anyway.
+        const mapped = mapS3Error(err, store.uriFor(name));
+        if (mapped.code === 'DATA_UNAVAILABLE') throw new ConfigError(`S3_BUCKET: ${mapped.message}`, { cause: err });
+        throw mapped;
       }
-    } catch (err) {
-      // Training from scratch while S3 is down would lose the earlier attempt's epochs and fail at upload anyway.
-      const mapped = mapS3Error(err, store.uriFor(this.checkpointNames.last));
-      if (mapped.code === 'DATA_UNAVAILABLE') throw new ConfigError(`S3_BUCKET: ${mapped.message}`, { cause: err });
-      throw mapped;
-    }
-    return undefined;
+    };
+    const resumeFrom = await fetch(last);
+    if (!resumeFrom) return {};
+    this.logger.info({ from: store.uriFor(last) }, `found ${last} from an earlier attempt: resuming`);
+    const resumeBest = await fetch(best);
+    return resumeBest ? { resumeFrom, resumeBest } : { resumeFrom };
   }
 
   private printPlan(modelName: string, task: Task, config: C, dataset: PreparedDataset, summary: string): void {

@@ -52,6 +52,8 @@ export interface TrainContext<C extends CommonConfig = CommonConfig> {
   runDir: string;
   /** A local `last.pt` to resume from, when a previous attempt of this job left one. */
   resumeFrom?: string;
+  /** The store's `best.pt` of that attempt, downloaded beside it (absent when it kept none). */
+  resumeBest?: string;
   /** Aborted on SIGTERM/SIGINT: stop at the next safe point, keep the last complete checkpoint, throw InterruptedError. */
   signal: AbortSignal;
   logger: Logger;

@@ -5,9 +5,9 @@ import type { OutputStore } from './services.js';
 
 /**
  * Uploads checkpoints one at a time in the background, so training never waits for S3. A newer
- * `last.pt` replaces one still waiting. Each file is first hard-linked aside (drivers replace checkpoint
- * files by rename, never in place, so the linked inode stays as it was); a copy is the fallback where
- * links are not possible.
+ * `last.pt` replaces one still waiting, and takes its turn after what was announced before it. Each
+ * file is first hard-linked aside (drivers replace checkpoint files by rename, never in place, so the
+ * linked inode stays as it was); a copy is the fallback where links are not possible.
  */
 export class CheckpointUploader {
   private queue = new Map<string, { path: string; epoch: number }>();
@@ -33,6 +33,9 @@ export class CheckpointUploader {
     }
     const replaced = this.queue.get(name);
     if (replaced) await rm(replaced.path, { force: true });
+    // The newer file goes to the back, behind whatever was announced before it: the store then always holds a
+    // prefix of the announced sequence, so a `last` there never names a best epoch whose `best` is not.
+    this.queue.delete(name);
     this.queue.set(name, { path: staged, epoch });
     this.kick();
   }

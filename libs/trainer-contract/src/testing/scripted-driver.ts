@@ -17,13 +17,15 @@ export type ScriptedConfig = z.output<typeof scriptedConfigSchema>;
  * An in-process driver for lifecycle tests: it "trains" by writing real checkpoint files and
  * reporting made-up, deterministic metrics, so the lifecycle around it can be tested for real.
  */
-export function createScriptedDriver(opts: { epochMs?: number; failAtEpoch?: number; models?: string[] } = {}): TrainerDriver<ScriptedConfig> & { trainedFrom: Array<string | undefined> } {
+export function createScriptedDriver(opts: { epochMs?: number; failAtEpoch?: number; models?: string[] } = {}): TrainerDriver<ScriptedConfig> & { trainedFrom: Array<string | undefined>; resumedBest: Array<string | undefined> } {
   const trainedFrom: Array<string | undefined> = [];
+  const resumedBest: Array<string | undefined> = [];
   return {
     name: 'scripted',
     version: '0.0.1-test',
     configSchema: scriptedConfigSchema,
     trainedFrom,
+    resumedBest,
     resolveTask: (_model, config) => (config.task as Task | undefined) ?? 'detect',
     defaultPrimaryMetric: () => 'mAP50-95',
     datasetFormat: () => 'yolo',
@@ -32,6 +34,7 @@ export function createScriptedDriver(opts: { epochMs?: number; failAtEpoch?: num
     },
     async train(ctx) {
       trainedFrom.push(ctx.resumeFrom);
+      resumedBest.push(ctx.resumeBest);
       const weights = join(ctx.runDir, 'weights');
       await mkdir(weights, { recursive: true });
       let start = 1;
@@ -48,8 +51,12 @@ export function createScriptedDriver(opts: { epochMs?: number; failAtEpoch?: num
         // Replace by rename, as the contract asks of drivers, so an upload in flight keeps its file.
         await writeFile(`${last}.tmp`, JSON.stringify({ epoch, optimizer: 'state' }));
         await rename(`${last}.tmp`, last);
-        await writeFile(join(weights, 'best.pt'), JSON.stringify({ epoch, best: true }));
+        // Every epoch improves on the last one's metrics, so each is the best so far.
+        const best = join(weights, 'best.pt');
+        await writeFile(`${best}.tmp`, JSON.stringify({ epoch, best: true }));
+        await rename(`${best}.tmp`, best);
         ctx.onCheckpoint({ kind: 'last', path: last, epoch });
+        ctx.onCheckpoint({ kind: 'best', path: best, epoch });
         const metrics = metricsAt(epoch);
         ctx.onEpochEnd({ epoch, totalEpochs: ctx.config.epochs, metrics, rawMetrics: { 'metrics/mAP50(B)': metrics.mAP50, 'metrics/mAP50-95(B)': metrics['mAP50-95'] }, epochTime: 0.01 });
       }
