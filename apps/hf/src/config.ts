@@ -1,8 +1,5 @@
 import { z } from 'zod';
-import { defineConfig, imgszSchema } from '@trainers/trainer-contract';
-
-const positive = (max: number) => z.number().gt(0).max(max);
-const fraction = (def: number, what: string) => z.number().min(0).max(1).default(def).describe(what);
+import { defineConfig, frameworkArgs, fractionSchema as fraction, imgszSchema, positiveSchema as positive } from '@trainers/trainer-contract';
 
 /** transformers 5.18's lr_scheduler_type values (trainer_utils.SchedulerType). */
 const SCHEDULERS = [
@@ -112,12 +109,10 @@ const PASSED_AS_IS = [
 
 /** The validated config → TrainingArguments keywords (what python/bridge.py passes as `**train_args`). */
 export function toTrainingArguments(config: HfConfig): Record<string, unknown> {
-  const source = config as unknown as Record<string, unknown>;
-  const out: Record<string, unknown> = {
+  return {
     num_train_epochs: config.epochs,
     per_device_train_batch_size: config.batch,
     per_device_eval_batch_size: config.per_device_eval_batch_size ?? config.batch,
+    ...frameworkArgs(config, PASSED_AS_IS),
   };
-  for (const key of PASSED_AS_IS) if (source[key] !== undefined) out[key] = source[key];
-  return out;
 }

@@ -227,11 +227,15 @@ suite(`trainer-timm with real timm ${why ? `(skipped: ${why})` : `(${PYTHON})`}`
           'from bridge import best_weights_of',
           'c = torch.load(sys.argv[1], weights_only=True); best = torch.load(sys.argv[2], weights_only=True)',
           'mine = best_weights_of(c, sys.argv[3])',
-          'print(json.dumps({"same": sorted(mine) == sorted(best) and all(torch.equal(mine[k], best[k]) for k in best), "own_copy": c["best_state_dict"] is not None, "best_in": c["best_in"], "best_is_last": c["best_epoch"] == c["epoch"] + 1, "epoch": c["epoch"]}))',
+          // Another epoch's best.pt (one weight moved) is not taken for this one's.
+          'other = {k: v.clone() for k, v in best.items()}; k0 = next(iter(other)); other[k0].view(-1)[0] += 1',
+          'torch.save(other, sys.argv[3] + ".other")',
+          'stale = best_weights_of({**c, "best_in": None}, sys.argv[3] + ".other")',
+          'print(json.dumps({"same": sorted(mine) == sorted(best) and all(torch.equal(mine[k], best[k]) for k in best), "own_copy": c["best_state_dict"] is not None, "best_in": c["best_in"], "best_is_last": c["best_epoch"] == c["epoch"] + 1, "epoch": c["epoch"], "stale_taken": stale is not None}))',
         ].join('\n'),
         [lastInS3, bestNow, bestInS3],
       ) as Record<string, unknown>;
-      expect(carried).toMatchObject({ same: true, own_copy: false, best_in: carried['best_is_last'] ? 'state_dict_ema' : null, epoch: saved - 1 });
+      expect(carried).toMatchObject({ same: true, own_copy: false, best_in: carried['best_is_last'] ? 'state_dict_ema' : null, epoch: saved - 1, stale_taken: false });
 
       const second = await runJob({ jobId: '502', rx, dataset: 's3://datasets/shapes-big/', config, attempt: 2 });
       expect(problems(second.stderr)).toEqual([]);

@@ -1,8 +1,5 @@
 import { z } from 'zod';
-import { ConfigError, defineConfig } from '@trainers/trainer-contract';
-
-const fraction = (def: number, what: string) => z.number().min(0).max(1).default(def).describe(what);
-const positive = (max: number) => z.number().gt(0).max(max);
+import { ConfigError, defineConfig, frameworkArgs, fractionSchema as fraction, positiveSchema as positive } from '@trainers/trainer-contract';
 
 /**
  * timm 1.0.29's training options (train.py's argparse dests, and create_model's drop_rate / drop_path_rate), with
@@ -106,15 +103,9 @@ const TIMM_OWNED_KEYS: Record<string, string> = {
 export const timmConfigSchema = defineConfig(timmConfigShape, { ownedKeys: TIMM_OWNED_KEYS });
 export type TimmConfig = z.output<typeof timmConfigSchema>;
 
-const COMMON_TRAIN_KEYS = ['epochs', 'device', 'primary_metric'] as const;
-
 /** The validated config → the bridge's `train_args`: timm's option names, img_size settled from imgsz. */
 export function toTimmArgs(config: TimmConfig): Record<string, unknown> {
-  const source = config as unknown as Record<string, unknown>;
-  const out: Record<string, unknown> = {};
-  for (const key of [...COMMON_TRAIN_KEYS, ...Object.keys(timmConfigShape)]) {
-    if (source[key] !== undefined) out[key] = source[key];
-  }
+  const out = frameworkArgs(config, ['epochs', 'device', 'primary_metric', ...Object.keys(timmConfigShape)]);
   const imgsz = config.imgsz;
   if (imgsz !== undefined) {
     const [h, w] = Array.isArray(imgsz) ? imgsz : [imgsz, imgsz];

@@ -1,7 +1,6 @@
 import { execFile } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
-import { isAbsolute, resolve } from 'node:path';
-import { ModelUnavailableError, readModelName } from '@trainers/trainer-contract';
+import { resolve } from 'node:path';
+import { isPathLike, ModelUnavailableError, readModelName, requireModelFile } from '@trainers/trainer-contract';
 
 export interface ModelRef {
   /** `name`: a timm architecture (optionally `.pretrained_tag`); `file`: a checkpoint (local, or s3:// the lifecycle fetches). */
@@ -17,7 +16,7 @@ const TIMM_NAME = /^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)?$/;
 export function resolveModel(name: string): ModelRef {
   const { name: raw, s3 } = readModelName(name);
   if (s3) return { kind: 'file', value: raw };
-  if (isAbsolute(raw) || raw.startsWith('./') || raw.startsWith('../') || raw.includes('/') || CHECKPOINT.test(raw)) {
+  if (isPathLike(raw) || CHECKPOINT.test(raw)) {
     return { kind: 'file', value: resolve(raw) };
   }
   if (!TIMM_NAME.test(raw)) throw new ModelUnavailableError(`model_name: "${raw}" is not a timm model name (letters, digits, _ and an optional .tag) or a checkpoint path`);
@@ -26,8 +25,7 @@ export function resolveModel(name: string): ModelRef {
 
 /** A local checkpoint must exist before the dataset is downloaded. */
 export function checkModelFile(ref: ModelRef): void {
-  if (ref.kind !== 'file' || ref.value.startsWith('s3://')) return;
-  if (!existsSync(ref.value) || !statSync(ref.value).isFile()) throw new ModelUnavailableError(`model_name: file not found: ${ref.value}`);
+  if (ref.kind === 'file' && !ref.value.startsWith('s3://')) requireModelFile(ref.value);
 }
 
 // timm's own registry decides; difflib ranks the close matches. A pretrained tag must be one timm knows.

@@ -1,7 +1,6 @@
 import { z } from 'zod';
-import { defineConfig, imgszSchema } from '@trainers/trainer-contract';
+import { defineConfig, frameworkArgs, fractionSchema as fraction, imgszSchema } from '@trainers/trainer-contract';
 
-const fraction = (def: number, what: string) => z.number().min(0).max(1).default(def).describe(what);
 const gain = (def: number, what: string) => z.number().min(0).max(1000).default(def).describe(what);
 
 /**
@@ -102,21 +101,8 @@ const ULTRALYTICS_OWNED_KEYS: Record<string, string> = {
 export const ultralyticsConfigSchema = defineConfig(ultralyticsConfigShape, { ownedKeys: ULTRALYTICS_OWNED_KEYS });
 export type UltralyticsConfig = z.output<typeof ultralyticsConfigSchema>;
 
-const COMMON_TRAIN_KEYS = ['epochs', 'device'] as const;
-
 /** The config → `model.train(**kwargs)` (only Ultralytics' own keys; `device: auto` left to Ultralytics). */
-export function toUltralyticsArgs(config: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const key of [...COMMON_TRAIN_KEYS, ...Object.keys(ultralyticsConfigShape)]) {
-    const value = config[key];
-    if (value === undefined) continue;
-    if (key === 'device') {
-      if (value === 'auto') continue;
-      out[key] = String(value);
-      continue;
-    }
-    out[key] = value;
-  }
-  out['save'] = true;
-  return out;
+export function toUltralyticsArgs(config: object): Record<string, unknown> {
+  const { device, ...args } = frameworkArgs(config, ['epochs', 'device', ...Object.keys(ultralyticsConfigShape)]);
+  return { ...args, ...(device === 'auto' || device === undefined ? {} : { device: String(device) }), save: true };
 }

@@ -36,7 +36,7 @@ export function createUltralyticsDriver(options: PythonBridgeDriverSettings = {}
       data: ctx.task === 'classify' ? ctx.dataset.root : (ctx.dataset.dataYaml ?? join(ctx.dataset.root, 'data.yaml')),
       project: dirname(ctx.runDir),
       name: basename(ctx.runDir),
-      train_args: toUltralyticsArgs(ctx.config as Record<string, unknown>),
+      train_args: toUltralyticsArgs(ctx.config),
     }),
   });
 }

@@ -1,6 +1,5 @@
-import { existsSync, statSync } from 'node:fs';
 import { basename, isAbsolute, resolve } from 'node:path';
-import { ConfigError, ModelUnavailableError, readModelName, type Task } from '@trainers/trainer-contract';
+import { isPathLike, ModelUnavailableError, readModelName, requireModelFile, taskAgreeing, type Task } from '@trainers/trainer-contract';
 
 type ModelKind = 'release' | 'yaml' | 'local' | 's3';
 
@@ -51,7 +50,7 @@ export function resolveModel(name: string): ModelRef {
   if (world) {
     return { kind: 'release', ultralytics: `yolov8${world[2]}-${world[1] ? 'worldv2' : 'world'}.pt`, task: 'detect' };
   }
-  const looksLikePath = isAbsolute(raw) || raw.startsWith('./') || raw.startsWith('../') || raw.includes('/');
+  const looksLikePath = isPathLike(raw);
   if (/\.ya?ml$/i.test(raw)) {
     if (looksLikePath) return withTask({ kind: 'yaml', ultralytics: resolve(raw) });
     if (!YAML_FAMILY.test(raw)) throw unknownModel(raw);
@@ -70,20 +69,12 @@ export function resolveModel(name: string): ModelRef {
 
 /** A local model file must exist before anything is downloaded. */
 export function checkModelAvailable(ref: ModelRef): void {
-  if (ref.kind !== 'local' && !(ref.kind === 'yaml' && isAbsolute(ref.ultralytics))) return;
-  if (!existsSync(ref.ultralytics) || !statSync(ref.ultralytics).isFile()) {
-    throw new ModelUnavailableError(`model_name: file not found: ${ref.ultralytics}`);
-  }
+  if (ref.kind === 'local' || (ref.kind === 'yaml' && isAbsolute(ref.ultralytics))) requireModelFile(ref.ultralytics);
 }
 
 /** The task to train: the name's suffix wins; config.task must agree with it. */
 export function resolveTaskFor(ref: ModelRef, modelName: string, configTask: Task | undefined): Task {
-  if (ref.task && configTask && ref.task !== configTask) {
-    throw new ConfigError(
-      `config.task: "${configTask}" does not match model "${modelName}", which is a ${ref.task} model (drop task or pick a matching model)`,
-    );
-  }
-  return ref.task ?? configTask ?? 'detect';
+  return taskAgreeing(ref.task, configTask, modelName, 'detect');
 }
 
 function withTask(ref: ModelRef): ModelRef {

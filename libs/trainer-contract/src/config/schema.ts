@@ -16,6 +16,20 @@ export function imgszSchema(def?: number) {
   return def === undefined ? schema.optional() : schema.default(def);
 }
 
+/** A number above 0, up to `max`: rates, epochs, norms. */
+export const positiveSchema = (max: number) => z.number().gt(0).max(max);
+
+/** A share in [0, 1] with the framework's default: learning rates, probabilities, momenta. */
+export const fractionSchema = (def: number, what: string) => z.number().min(0).max(1).default(def).describe(what);
+
+/** The keys a framework takes under their own names, where the config sets them (the bridge's `train_args`). */
+export function frameworkArgs(config: object, keys: Iterable<string>): Record<string, unknown> {
+  const source = config as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const key of keys) if (source[key] !== undefined) out[key] = source[key];
+  return out;
+}
+
 /**
  * Keys every trainer accepts (the seed's, plus the contract's additions), in the meaning every framework shares.
  * An app narrows or widens one by naming it again in defineConfig (Ultralytics: `batch: -1` for AutoBatch, imgsz 640).

@@ -3,4 +3,4 @@ export { CONTRACT_VERSION, describeTrainer, schemaFor, type TrainerDescription }
 export type { LifecycleServices, OutputStore, RunTracker } from './services.js';
 export { type CheckpointEvent, type DriverDescription, type EpochEndEvent, type PreflightContext, type TrainContext, type TrainerDriver, type TrainResult } from './types.js';
 export { abortOnSignals } from './signals.js';
-export { readModelName } from './model-name.js';
+export { isPathLike, readModelName, requireModelFile, taskAgreeing } from './model-name.js';
