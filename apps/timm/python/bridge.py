@@ -706,11 +706,11 @@ def train(ctx):
             write_results(run_dir / "results.csv", history, fields=COLUMNS)
             # best.pt before last.pt: a stop between the two leaves a last.pt whose best.pt is already on disk.
             if improved:
-                best_sd = evaluated.state_dict()
-                torch_save_atomic(best_sd, weights / "best.pt")
-                best_fp = fingerprint(best_sd)
-                # Kept only for a last.pt that must carry it (below); a copy, as the model trains on in place.
-                best_sd = {k: v.detach().to("cpu", copy=True) for k, v in best_sd.items()} if carry_best else None
+                best_now = evaluated.state_dict()
+                torch_save_atomic(best_now, weights / "best.pt")
+                best_fp = fingerprint(best_now)
+                if carry_best:  # for the later last.pt that carries it; a copy, as the model trains on in place
+                    best_sd = {k: v.detach().to("cpu", copy=True) for k, v in best_now.items()}
             best_in = "state_dict_ema" if model_ema is not None else "state_dict"
             state = {
                 "epoch": epoch,
@@ -731,7 +731,7 @@ def train(ctx):
                 # above 1 the store misses the best epochs between uploads, so last.pt carries a copy.
                 "best_in": best_in if improved else None,
                 "best_fingerprint": best_fp,
-                "best_state_dict": best_sd if carry_best and not improved else None,
+                "best_state_dict": None if improved else best_sd,
                 "rng": {"torch": torch.get_rng_state()},
             }
             if scheduler is not None:

@@ -36,6 +36,8 @@ export function createTimmDriver(options: PythonBridgeDriverSettings = {}): Pyth
     name: 'timm',
     version: DRIVER_VERSION,
     framework: { name: 'timm', module: 'timm', testedRange: TESTED_TIMM.range, pinned: TESTED_TIMM.pinned },
+    // last.pt names the best epoch's weights in the store's best.pt instead of carrying a copy (python/bridge.py).
+    resumeReadsBest: true,
     configSchema: timmConfigSchema as never,
     tasks: SUPPORTED_TASKS,
     resolveTask: (modelName, config) => {

@@ -57,6 +57,8 @@ export interface PythonBridgeDriverOptions<C extends CommonConfig> {
    * process refused in preflight, instead of several ranks each training alone into one work dir.
    */
   distributed?: boolean;
+  /** The bridge reads the store's best on resume (the spec's `resume_best`); only then is it downloaded. */
+  resumeReadsBest?: boolean;
   /** Checkpoint file names in the run's `weights/` and in `checkpoints/<job_id>/` (default best.pt, last.pt). */
   checkpoints?: { best: string; last: string };
   /** The framework's part of the bridge's spec; merged over the common part (task, run_dir, resume, dataset, …). */
@@ -128,6 +130,7 @@ export function createPythonBridgeDriver<C extends CommonConfig>(o: PythonBridge
     name: o.name,
     version: o.version,
     configSchema: o.configSchema,
+    ...(o.resumeReadsBest ? { resumeReadsBest: true } : {}),
     python,
     childEnv,
     datasetFormat: formatFor,

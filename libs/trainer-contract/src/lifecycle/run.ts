@@ -394,8 +394,8 @@ class Job<C extends CommonConfig> {
     }
   }
 
-  /** `last` from an earlier attempt, and `best` beside it: a driver whose `last` does not carry the best epoch's
-   *  weights (timm's, on an epoch that did not improve) takes them from there. */
+  /** `last` from an earlier attempt, and `best` beside it for a driver whose `last` does not carry the best epoch's
+   *  weights (timm's, on an epoch that did not improve): others would only download it again for nothing. */
   private async findResumeCheckpoints(store: OutputStore, workDir: string): Promise<{ resumeFrom?: string; resumeBest?: string }> {
     const { last, best } = this.checkpointNames;
     const fetch = async (name: string): Promise<string | undefined> => {
@@ -412,7 +412,7 @@ class Job<C extends CommonConfig> {
     const resumeFrom = await fetch(last);
     if (!resumeFrom) return {};
     this.logger.info({ from: store.uriFor(last) }, `found ${last} from an earlier attempt: resuming`);
-    const resumeBest = await fetch(best);
+    const resumeBest = this.driver.resumeReadsBest ? await fetch(best) : undefined;
     return resumeBest ? { resumeFrom, resumeBest } : { resumeFrom };
   }
 

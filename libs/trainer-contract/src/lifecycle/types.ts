@@ -52,7 +52,8 @@ export interface TrainContext<C extends CommonConfig = CommonConfig> {
   runDir: string;
   /** A local `last.pt` to resume from, when a previous attempt of this job left one. */
   resumeFrom?: string;
-  /** The store's `best.pt` of that attempt, downloaded beside it (absent when it kept none). */
+  /** The store's `best.pt` of that attempt, downloaded beside it for a driver that `resumeReadsBest` (absent when it
+   *  kept none). */
   resumeBest?: string;
   /** Aborted on SIGTERM/SIGINT: stop at the next safe point, keep the last complete checkpoint, throw InterruptedError. */
   signal: AbortSignal;
@@ -90,6 +91,8 @@ export interface TrainerDriver<C extends CommonConfig = CommonConfig> {
    */
   preflight(ctx: PreflightContext<C>): Promise<Task | void>;
   train(ctx: TrainContext<C>): Promise<TrainResult>;
+  /** A resume also downloads the store's `best` for `TrainContext.resumeBest` (its `last` leans on it). */
+  resumeReadsBest?: boolean;
   /** What `--describe` says about the framework (CONTRACT §9); name, version and config schema are added to it. */
   describe?(): DriverDescription;
 }

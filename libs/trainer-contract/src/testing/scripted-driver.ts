@@ -26,6 +26,7 @@ export function createScriptedDriver(opts: { epochMs?: number; failAtEpoch?: num
     configSchema: scriptedConfigSchema,
     trainedFrom,
     resumedBest,
+    resumeReadsBest: true,
     resolveTask: (_model, config) => (config.task as Task | undefined) ?? 'detect',
     defaultPrimaryMetric: () => 'mAP50-95',
     datasetFormat: () => 'yolo',
