@@ -47,6 +47,13 @@ beforeAll(async () => {
   const shapes24 = join(root, 'shapes-24');
   await writeShapesDataset(shapes24, { images: 30, size: 64, seed: 7 });
   await uploadDir(client, shapes24, 'datasets', 'shapes-24');
+  // Detection labels of different lengths across DDP ranks: every third image gets a second (smaller) box.
+  const multi = join(root, 'shapes-multi');
+  await writeShapesDataset(multi, { images: 16, size: 64, seed: 3 });
+  const coco = JSON.parse(readFileSync(join(multi, 'annotations.json'), 'utf8')) as { annotations: Array<{ id: number; image_id: number; bbox: number[] }> };
+  const extra = coco.annotations.filter((a) => a.image_id % 3 === 0).map((a, k) => ({ ...a, id: 1000 + k, bbox: [a.bbox[0]!, a.bbox[1]!, a.bbox[2]! / 2, a.bbox[3]! / 2], area: (a.bbox[2]! * a.bbox[3]!) / 4, segmentation: [] }));
+  writeFileSync(join(multi, 'annotations.json'), JSON.stringify({ ...coco, annotations: [...coco.annotations, ...extra] }));
+  await uploadDir(client, multi, 'datasets', 'shapes-multi');
   models = { classify: makeTinyModel(PYTHON, 'classify', join(root, 'tiny-resnet'), 32), detect: makeTinyModel(PYTHON, 'detect', join(root, 'tiny-detr'), 64) };
   // The classifier also travels as an archive of its save_pretrained folder, the way a user stores one in S3.
   execFileSync('tar', ['cf', join(root, 'tiny-resnet.tar'), '-C', root, 'tiny-resnet']);
@@ -211,6 +218,78 @@ describe('trainer-hf with real transformers', () => {
       await rx.close();
     }
   }, 900_000);
+
+  it('a stop at an epoch\'s last step keeps that epoch: it is evaluated, reported and saved, and the resume starts after it', async () => {
+    const jobId = 'hf-term-edge';
+    const rx = await startCallbackReceiver();
+    try {
+      // One step per epoch (25 train images, batch 32): every stop lands on an epoch's last step or after it.
+      const job: Job = { jobId, model: models.classify, dataset: 's3://datasets/shapes-24/', rx, config: { epochs: 4, batch: 32, imgsz: 32, task: 'classify' } };
+      const first = launch(job);
+      await rx.waitFor((all) => all.some((c) => c.kind === 'progress' && (json(c)['current_epoch'] as number) >= 1), 300_000);
+      first.run.child.kill('SIGTERM');
+      expect((await first.run.done).code).toBe(143);
+      const r2 = await runJob({ ...job, attempt: 2 });
+      expect(r2.code).toBe(0);
+      const reported = progress(rx).filter((p) => p['status'] === 'running').map((p) => p['current_epoch'] as number);
+      expect(reported).toEqual([1, 2, 3, 4]);
+      const csv = (await getObject(client, BUCKET, `checkpoints/${jobId}/results.csv`)).toString('utf8').trim().split('\n');
+      expect(csv.map((l) => l.split(',')[0])).toEqual(['epoch', '1', '2', '3', '4']);
+    } finally {
+      await rx.close();
+    }
+  }, 600_000);
+
+  it('nproc_per_node: 2 on the CPU is DDP (gloo): one progress per epoch from rank 0, SIGTERM reaches both ranks, the resume finishes', async () => {
+    const jobId = 'hf-ddp';
+    const rx = await startCallbackReceiver();
+    try {
+      // TRAINER_CPU_THREADS 1: two ranks on two cores.
+      const job: Job = { jobId, model: models.classify, dataset: 's3://datasets/shapes-24/', rx, config: { epochs: 3, batch: 2, imgsz: 64, task: 'classify', nproc_per_node: 2 }, env: { TRAINER_CPU_THREADS: '1' } };
+      const first = launch(job);
+      await rx.waitFor((all) => all.some((c) => c.kind === 'progress' && (json(c)['current_epoch'] as number) >= 1), 300_000);
+      first.run.child.kill('SIGTERM');
+      const r1 = await first.run.done;
+      expect(r1.code).toBe(143);
+      expect(r1.stdout).toContain('launching torchrun: config.nproc_per_node=2');
+      expect(r1.stderr + r1.stdout).toMatch(/DDP rank 1 of 2 \(gloo\)/);
+      const trained = progress(rx).filter((p) => p['status'] === 'running').map((p) => p['current_epoch'] as number);
+      expect(new Set(trained).size).toBe(trained.length); // each epoch once, though two ranks trained it
+      expect(progress(rx).some((p) => p['status'] === 'interrupted')).toBe(true);
+      expect(completion(rx)).toEqual([]);
+      expect(await listKeys(client, BUCKET, `checkpoints/${jobId}/`)).toContain(`checkpoints/${jobId}/last.tar`);
+
+      const r2 = await runJob({ ...job, attempt: 2 });
+      expect({ code: r2.code, problems: r2.stderr.split('\n').filter((l) => l.startsWith('trainer-hf: ')) }).toEqual({ code: 0, problems: [] });
+      expect(r2.stdout).toMatch(/resuming from checkpoint-\d+/);
+      const epochs = progress(rx).filter((p) => p['status'] === 'running').map((p) => p['current_epoch'] as number);
+      expect(epochs).toEqual([...new Set(epochs)].sort((a, b) => a - b));
+      expect(epochs.at(-1)).toBe(3);
+      const csv = (await getObject(client, BUCKET, `checkpoints/${jobId}/results.csv`)).toString('utf8').trim().split('\n');
+      expect(csv.map((l) => l.split(',')[0])).toEqual(['epoch', '1', '2', '3']);
+      expect(completion(rx)).toEqual([expect.objectContaining({ status: 'completed', checkpoint_path: `s3://${BUCKET}/checkpoints/${jobId}/best.tar` })]);
+      expect((await loadBest(jobId, 'AutoModelForImageClassification')).processor).toMatch(/ImageProcessor/);
+    } finally {
+      await rx.close();
+    }
+  }, 900_000);
+
+  it('detect under DDP (nproc_per_node: 2): images with one and two boxes are scored over both ranks, every epoch', async () => {
+    const jobId = 'hf-ddp-detect';
+    const rx = await startCallbackReceiver();
+    try {
+      const r = await runJob({ jobId, model: models.detect, dataset: 's3://datasets/shapes-multi/', rx, config: { epochs: 2, batch: 2, task: 'detect', nproc_per_node: 2 }, env: { TRAINER_CPU_THREADS: '1' } });
+      expect({ code: r.code, problems: r.stderr.split('\n').filter((l) => l.startsWith('trainer-hf: ')) }).toEqual({ code: 0, problems: [] });
+      expect(r.stdout).toContain('launching torchrun: config.nproc_per_node=2');
+      const epochs = progress(rx);
+      // The second evaluation too: transformers resets its gather after the first.
+      expect(epochs.map((p) => p['current_epoch'])).toEqual([1, 2]);
+      for (const p of epochs) for (const key of ['val_loss', 'mAP50', 'mAP50-95']) expect(typeof (p['metrics'] as Record<string, unknown>)[key]).toBe('number');
+      expect(completion(rx)).toEqual([expect.objectContaining({ status: 'completed', checkpoint_path: `s3://${BUCKET}/checkpoints/${jobId}/best.tar` })]);
+    } finally {
+      await rx.close();
+    }
+  }, 600_000);
 
   describe('bad input: exit 3, one line naming the field, nothing trained', () => {
     const oneLine = (r: AppResult) => r.stderr.trim().split('\n');

@@ -11,6 +11,9 @@ codes. This file is the framework's side:
 - BridgeCallback: one epoch_end per epoch with the evaluation metrics, last.tar/best.tar once a checkpoint folder is
   complete, and the stop flag at on_step_end (should_save + should_training_stop: the Trainer writes a resumable
   checkpoint at that step and returns).
+- Under torchrun (the trainer starts it for nproc_per_node > 1 or several GPUs) the Trainer runs DDP itself; the
+  bridge joins the process group first, so that one rank per node unpacks a resume while the others wait, every rank
+  agrees on a stop at the same step, and only rank 0 writes the run's files.
 
 The spec adds to the common part (task, run_dir, resume, dataset): `model` (a hub id or a local folder),
 `train_args` (TrainingArguments keywords), `hflip`, `imgsz`, `metric_for_best_model`, `greater_is_better`, `device`.
@@ -23,7 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-from trainer_bridge import ModelUnavailableError, read_results, run, safe, write_results
+from trainer_bridge import ModelUnavailableError, World, read_results, run, safe, write_results
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -77,20 +80,24 @@ def classify_metrics(eval_pred):
 
 
 class DetectMetrics:
-    """compute_metrics for detection: the predictions of each batch (eval_do_concat_batches=False) through the
-    processor's post_process_object_detection, into COCO results, scored against the val split's own COCO file."""
+    """compute_metrics for detection: the predictions of each batch (eval_do_concat_batches=False, one
+    `logits_and_boxes` tensor) through the processor's post_process_object_detection, into COCO results, scored
+    against the val split's own COCO file."""
 
     def __init__(self, processor, gt):
         self.processor = processor
         self.gt = gt
 
     def __call__(self, eval_pred):
+        import numpy as np
         import torch
         from transformers.utils import ModelOutput
 
         detections = []
         for preds, labels in zip(eval_pred.predictions, eval_pred.label_ids):
-            logits, boxes = _logits_and_boxes(preds)
+            # Gathered as objects (DDP), a batch is a list of per-image rows.
+            preds = np.stack(preds) if isinstance(preds, (list, tuple)) else preds
+            logits, boxes = preds[..., :-4], preds[..., -4:]
             sizes = torch.tensor([list(map(int, lab["orig_size"])) for lab in labels])
             output = ModelOutput(logits=torch.as_tensor(logits), pred_boxes=torch.as_tensor(boxes))
             results = self.processor.post_process_object_detection(output, threshold=0.0, target_sizes=sizes)
@@ -100,6 +107,15 @@ class DetectMetrics:
                     x0, y0, x1, y1 = box
                     detections.append({"image_id": image_id, "category_id": int(label), "bbox": [x0, y0, x1 - x0, y1 - y0], "score": float(score)})
         return hf_metrics.coco_metrics(self.gt, detections)
+
+
+def logits_and_boxes(outputs, _labels):
+    """preprocess_logits_for_metrics for detection: one [B, Q, C + 4] tensor per batch. Under DDP the batches are
+    gathered as objects (eval_use_gather_object), image by image; the model's output tuple would come back with
+    each rank's parts after the other's."""
+    import torch
+
+    return torch.cat(_logits_and_boxes(outputs), dim=-1)
 
 
 def _logits_and_boxes(preds):
@@ -117,7 +133,22 @@ def canonical_to_trainer(name):
     return {"val_loss": "loss"}.get(name, name)
 
 
-def make_callback(ctx, run_dir, output_dir, epochs, history):
+def bridge_trainer():
+    import functools
+
+    from transformers import Trainer
+
+    class BridgeTrainer(Trainer):
+        def evaluation_loop(self, *args, **kwargs):
+            # transformers 5.18 resets gather_function to a bare gather_for_metrics when an evaluation ends: from the
+            # second evaluation on, eval_use_gather_object would be lost.
+            self.gather_function = functools.partial(self.accelerator.gather_for_metrics, use_gather_object=self.args.eval_use_gather_object)
+            return super().evaluation_loop(*args, **kwargs)
+
+    return BridgeTrainer
+
+
+def make_callback(ctx, world, run_dir, output_dir, epochs, history):
     from transformers import TrainerCallback
 
     weights = run_dir / "weights"
@@ -128,6 +159,7 @@ def make_callback(ctx, run_dir, output_dir, epochs, history):
             self.train_logs = {}
             self.eval_metrics = None
             self.epoch_started = None
+            self.stopped_mid_epoch = False
             self.best_epoch = history[-1]["best_epoch"] if history and "best_epoch" in history[-1] else 0
 
         def on_train_begin(self, args, state, control, **kwargs):
@@ -138,17 +170,26 @@ def make_callback(ctx, run_dir, output_dir, epochs, history):
 
         def on_step_end(self, args, state, control, **kwargs):
             ctx.heartbeat(state.global_step)
-            if ctx.should_stop():
-                # A resumable checkpoint at this step, then train() returns; the runtime exits 143.
-                control.should_save = True
+            # Agreed by all ranks (one all_reduce of a flag per step): a save or an evaluation that only some ranks
+            # enter waits forever in its collectives.
+            if ctx.any_rank_stopped(world):
                 control.should_training_stop = True
+                # Mid-epoch: a resumable checkpoint at this step, then train() returns; the runtime exits 143. At an
+                # epoch's last step the epoch's own evaluation and save follow instead: a checkpoint saved here
+                # would resume after an epoch that was never evaluated or reported.
+                if abs((state.epoch or 0) - round(state.epoch or 0)) > 1e-6:
+                    self.stopped_mid_epoch = True
+                    control.should_save = True
 
         def on_epoch_end(self, args, state, control, **kwargs):
-            if ctx.should_stop():
+            if self.stopped_mid_epoch:
                 # Saved at the stopping step already; an evaluation now would only delay the exit.
                 control.should_evaluate = False
                 control.should_save = False
                 control.should_log = False
+            elif ctx.any_rank_stopped(world):
+                # The epoch is whole: it is evaluated, saved and reported, then training stops.
+                control.should_training_stop = True
 
         def on_log(self, args, state, control, logs=None, **kwargs):
             if logs and "loss" in logs and not any(k.startswith("eval_") for k in logs):
@@ -158,7 +199,10 @@ def make_callback(ctx, run_dir, output_dir, epochs, history):
             self.eval_metrics = dict(metrics or {})
 
         def on_save(self, args, state, control, **kwargs):
-            safe(self._published, "on_save")(state)
+            # Every rank writes its own rng_state_<rank>.pth into the folder: rank 0 packs it once all have.
+            world.barrier()
+            if ctx.is_rank0:
+                safe(self._published, "on_save")(state)
 
         def _published(self, state):
             folder = output_dir / f"checkpoint-{state.global_step}"
@@ -167,7 +211,7 @@ def make_callback(ctx, run_dir, output_dir, epochs, history):
             epoch = math.ceil(round(state.epoch or 0, 6))
             is_best = self.eval_metrics is not None and state.best_global_step == state.global_step
             metrics = None
-            if self.eval_metrics is not None and not ctx.should_stop():
+            if self.eval_metrics is not None:
                 metrics = {**{k: float(v) for k, v in self.train_logs.items() if k != "epoch"}, **{k: float(v) for k, v in self.eval_metrics.items() if k != "epoch"}}
                 if is_best:
                     self.best_epoch = epoch
@@ -192,8 +236,14 @@ def train(ctx):
     use_cpu = select_device(spec.get("device", "auto"))
     # CUDA reads CUDA_VISIBLE_DEVICES when it starts, at the first CUDA call, not at `import torch` (which the
     # trainer has this process do ahead, while it stages the dataset).
-    import torch  # noqa: F401
-    from transformers import Trainer, TrainingArguments
+    import torch
+    from transformers import TrainingArguments
+
+    # The Trainer (accelerate) reuses a process group that exists; a gloo one on the CPU.
+    world = World()
+    if world.distributed:
+        world.start("cuda" if not use_cpu and torch.cuda.is_available() else "cpu")
+        ctx.log(f"DDP rank {world.rank} of {world.size} ({world.backend})")
 
     dataset = spec["dataset"]
     classes = dataset["classes"]
@@ -206,12 +256,15 @@ def train(ctx):
 
     resume_from = None
     if spec.get("resume"):
-        resume_from = hf_checkpoints.unpack_last(spec["resume"], output_dir, run_dir)
-        if resume_from is None:
-            ctx.log(f"{spec['resume']} holds no Trainer checkpoint; training starts from the beginning")
-        else:
-            ctx.log(f"resuming from {resume_from.name}")
-            _rebase_state(resume_from, output_dir)
+        # The ranks of a node share its work dir: one unpacks, the others wait, then all resume from the same folder.
+        if world.local_rank == 0:
+            resume_from = hf_checkpoints.unpack_last(spec["resume"], output_dir, run_dir)
+            if resume_from is not None:
+                _rebase_state(resume_from, output_dir)
+        world.barrier()
+        resume_from = hf_checkpoints.resumable(output_dir)
+        if ctx.is_rank0:
+            ctx.log(f"resuming from {resume_from.name}" if resume_from else f"{spec['resume']} holds no Trainer checkpoint; training starts from the beginning")
     history = read_results(run_dir / "results.csv") if resume_from else []
 
     processor = load_processor(spec["model"], spec.get("imgsz"))
@@ -231,7 +284,8 @@ def train(ctx):
         compute_metrics = DetectMetrics(processor, gt)
     if len(train_set) == 0 or len(val_set) == 0:
         raise ValueError(f"dataset: {len(train_set)} train / {len(val_set)} val images; both splits need images")
-    ctx.log(f"dataset: {len(train_set)} train / {len(val_set)} val images, {len(classes)} classes")
+    if ctx.is_rank0:
+        ctx.log(f"dataset: {len(train_set)} train / {len(val_set)} val images, {len(classes)} classes")
     batch = int(train_args["per_device_train_batch_size"])
     if len(train_set) > batch and len(train_set) % batch == 1 and not train_args.get("dataloader_drop_last"):
         # A last batch of one image breaks BatchNorm in training (most vision backbones have it).
@@ -252,12 +306,15 @@ def train(ctx):
         report_to="none",
         remove_unused_columns=False,
         eval_do_concat_batches=task != "detect",
+        # Detection labels (a dict per image, boxes of any count) gathered as tensors would be merged leaf by leaf.
+        eval_use_gather_object=task == "detect" and world.distributed,
         disable_tqdm=True,
         use_cpu=use_cpu,
         **train_args,
     )
-    (run_dir / "args.json").write_text(json.dumps({"model": spec["model"], "task": task, **train_args}, indent=2, default=str), encoding="utf-8")
-    trainer = Trainer(
+    if ctx.is_rank0:
+        (run_dir / "args.json").write_text(json.dumps({"model": spec["model"], "task": task, **train_args}, indent=2, default=str), encoding="utf-8")
+    trainer = bridge_trainer()(
         model=model,
         args=args,
         train_dataset=train_set,
@@ -265,13 +322,22 @@ def train(ctx):
         data_collator=collator,
         processing_class=processor,
         compute_metrics=compute_metrics,
-        callbacks=[make_callback(ctx, run_dir, output_dir, epochs, history)],
+        preprocess_logits_for_metrics=logits_and_boxes if task == "detect" else None,
+        callbacks=[make_callback(ctx, world, run_dir, output_dir, epochs, history)],
     )
     ctx.raise_if_stopped()
     trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     if ctx.should_stop():
         return
+    if ctx.is_rank0:
+        _report_end(ctx, trainer, history, run_dir)
+    # Interpreter teardown (torch, CUDA, thread pools) takes seconds and reports nothing.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
+
+def _report_end(ctx, trainer, history, run_dir):
     best_epoch = max((h.get("best_epoch", 0) for h in history), default=0)
     best_row = next((h for h in history if h["epoch"] == best_epoch), history[-1] if history else {})
     best_tar = run_dir / "weights" / "best.tar"
@@ -279,10 +345,6 @@ def train(ctx):
         hf_checkpoints.pack_best(trainer.state.best_model_checkpoint, best_tar)
     final = {k: v for k, v in best_row.items() if k not in ("epoch", "best_epoch")}
     ctx.train_end(best_epoch or len(history), final, run_dir, best=best_tar, last=run_dir / "weights" / "last.tar")
-    # Interpreter teardown (torch, CUDA, thread pools) takes seconds and reports nothing.
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
 
 
 def _rebase_state(checkpoint, output_dir):

@@ -58,7 +58,12 @@ def unpack_last(archive, output_dir, run_dir):
             target.parent.mkdir(parents=True, exist_ok=True)
             with tar.extractfile(m) as src, open(target, "wb") as dst:
                 dst.write(src.read())
-    resumable = [f for f in folders if (output_dir / f / "trainer_state.json").is_file()]
-    if not resumable:
-        return None
-    return output_dir / max(resumable, key=lambda f: int(f.split("-")[1]))
+    return resumable(output_dir, folders)
+
+
+def resumable(output_dir, folders=None):
+    """The newest checkpoint folder in output_dir the Trainer can resume from (among `folders` when given), or None."""
+    output_dir = Path(output_dir)
+    names = folders if folders is not None else [p.name for p in output_dir.glob("checkpoint-*") if p.is_dir()]
+    ready = [f for f in names if f.split("-")[-1].isdigit() and (output_dir / f / "trainer_state.json").is_file()]
+    return output_dir / max(ready, key=lambda f: int(f.split("-")[1])) if ready else None

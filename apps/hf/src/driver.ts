@@ -33,9 +33,6 @@ export function createHfDriver(options: PythonBridgeDriverSettings = {}): Python
     framework: { name: 'transformers', module: 'transformers', testedRange: TESTED_TRANSFORMERS.range, pinned: TESTED_TRANSFORMERS.pinned, preload: ['torch', 'transformers.trainer'] },
     configSchema: hfConfigSchema as never,
     tasks: SUPPORTED_TASKS,
-    // transformers.Trainer under torchrun is not wired to the bridge yet (resume unpacking and checkpoint packing
-    // would run on every rank).
-    distributed: false,
     resolveTask: (modelName, config) => {
       const ref = resolveModel(modelName);
       return (config.task as Task | undefined) ?? taskFromLocalConfig(ref) ?? provisionalTask(config);

@@ -163,3 +163,27 @@ run(train)
     )
     assert b.finish() == 143
     assert "hook on_train_batch_end failed" not in b.stderr
+
+
+def test_a_rank_that_returns_because_another_rank_was_stopped_exits_143_too(bridge):
+    # `any` stands in for the all_reduce (torch's, tested in the hf DDP e2e test): another rank got the signal.
+    b = bridge(
+        "class OtherRankStopped(World):\n"
+        "    def any(self, flag):\n"
+        "        return True\n"
+        "def train(ctx):\n"
+        "    ctx.train_start(epochs=2)\n"
+        "    assert ctx.should_stop() is False\n"
+        "    if ctx.any_rank_stopped(OtherRankStopped({})):\n"
+        "        return\n"
+        "    ctx.train_end(2, {}, '')\n"
+        "run(train)\n"
+    )
+    assert b.finish() == 143
+    assert b.of("train_end") == [] and b.of("error") == []
+
+
+def test_no_rank_stopped_trains_on(bridge):
+    b = bridge("def train(ctx):\n    assert ctx.any_rank_stopped(World({})) is False\n    ctx.train_end(1, {}, '')\nrun(train)\n")
+    assert b.finish() == 0
+    assert len(b.of("train_end")) == 1

@@ -67,6 +67,14 @@ class Context:
         if world.any(self._stop.requested):
             raise BridgeInterrupted("stopped by signal")
 
+    def any_rank_stopped(self, world):
+        """`should_stop` agreed by every rank of `world` at the same step, for frameworks that stop by returning
+        (a final save, then train returns): a rank whose own signal has not come yet stops with the others, and then
+        exits 143 like them instead of reporting a finished run."""
+        if world.any(self._stop.requested):
+            self._stop.requested = True
+        return self._stop.requested
+
     # --- events -------------------------------------------------------------------------------------------------
 
     def train_start(self, epochs, start_epoch=0, save_dir="", **extra):
