@@ -378,4 +378,19 @@ print(json.dumps({"perfect": hf_metrics.coco_metrics(gt, perfect), "half": hf_me
     // Top-5 of 3 classes is top-3.
     expect(out.topk).toEqual({ accuracy_top1: 0, accuracy_top5: 1 });
   }, 120_000);
+
+  it('the model check reads the same classification and detection model types from source as transformers has once imported', () => {
+    const script = [
+      'import json, sys',
+      'sys.path.insert(0, sys.argv[1])',
+      'import hub_check',
+      'fast = hub_check._types_from_source()',
+      'imported = hub_check._types_imported()',
+      'print(json.dumps({"fast": {k: sorted(v) for k, v in fast.items()}, "imported": {k: sorted(v) for k, v in imported.items()}}))',
+    ].join('\n');
+    const out = JSON.parse(execFileSync(PYTHON, ['-c', script, join(APP_ROOT, 'python')], { encoding: 'utf8' }).trim().split('\n').pop()!) as Record<string, Record<string, string[]>>;
+    expect(out['fast']).toEqual(out['imported']);
+    expect(out['fast']!['classify']).toContain('resnet');
+    expect(out['fast']!['detect']).toContain('detr');
+  }, 120_000);
 });
