@@ -304,6 +304,8 @@ suite(`trainer-timm with real timm ${why ? `(skipped: ${why})` : `(${PYTHON})`}`
 
   it.each([
     ['an unknown model, with timm\'s close matches', { model: 'resnet181' }, /^trainer-timm: model_name: "resnet181" is not a timm model \(did you mean .*"resnet18".*\)/],
+    ['an unknown model under torchrun (asked of a bridge of its own)', { model: 'resnet182', config: { nproc_per_node: 2 } }, /^trainer-timm: model_name: "resnet182" is not a timm model \(did you mean .*"resnet18".*\)/],
+    ['a pretrained tag timm lacks', { model: 'resnet18.no_such_tag' }, /^trainer-timm: model_name: "resnet18.no_such_tag" names a pretrained tag timm does not have; it has resnet18\.\w+/],
     ['a config key timm lacks, with a suggestion', { config: { weight_decy: 0.1 } }, /^trainer-timm: config\.weight_decy: unknown key \(did you mean "weight_decay"\?\)$/],
     ['an ImageFolder with one class', { dataset: 'one-class' }, /^trainer-timm: dataset: 1 class \("circle"\); classification needs at least 2$/],
     ['an ImageFolder with an empty class folder', { dataset: 'empty-class' }, /^trainer-timm: dataset: class folder train\/square has no images$/],

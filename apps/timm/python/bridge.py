@@ -770,5 +770,22 @@ def train(ctx):
     world.stop()
 
 
+def check_name(name):
+    """Preflight's question (src/model.ts): is `name` a model timm has, and a pretrained tag it knows? timm's own
+    registry decides; difflib ranks the close matches. Asked in the bridge that imports timm for training."""
+    import difflib
+
+    import timm
+
+    base, _, tag = name.partition(".")
+    if not timm.is_model(base):
+        names = timm.list_models()
+        close = difflib.get_close_matches(base, names, n=5, cutoff=0.6) or sorted(n for n in names if base.lower() in n)[:5]
+        return {"ok": False, "why": "name", "close": close}
+    if tag and name not in timm.list_pretrained(base + ".*"):
+        return {"ok": False, "why": "tag", "close": timm.list_pretrained(base + ".*")[:8]}
+    return {"ok": True}
+
+
 if __name__ == "__main__":
-    run(train)
+    run(train, check=check_name)

@@ -52,7 +52,7 @@ export function createTimmDriver(options: PythonBridgeDriverSettings = {}): Pyth
     preflight(ctx) {
       const ref = resolveModel(ctx.modelName);
       checkModelFile(ref);
-      return ref.kind === 'name' ? checkTimmName(ref.value, ctx.python, { ...ctx.childEnv, HF_HUB_OFFLINE: '1' }) : undefined;
+      return ref.kind === 'name' ? checkTimmName(ref.value, ctx.check) : undefined;
     },
     buildSpec: (ctx) => {
       checkClassifyDataset(ctx.dataset);

@@ -1,6 +1,5 @@
-import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
-import { isPathLike, ModelUnavailableError, readModelName, requireModelFile } from '@trainers/trainer-contract';
+import { isPathLike, ModelUnavailableError, readModelName, requireModelFile, type CheckAnswer } from '@trainers/trainer-contract';
 
 export interface ModelRef {
   /** `name`: a timm architecture (optionally `.pretrained_tag`); `file`: a checkpoint (local, or s3:// the lifecycle fetches). */
@@ -28,22 +27,6 @@ export function checkModelFile(ref: ModelRef): void {
   if (ref.kind === 'file' && !ref.value.startsWith('s3://')) requireModelFile(ref.value);
 }
 
-// timm's own registry decides; difflib ranks the close matches. A pretrained tag must be one timm knows.
-const CHECK_NAME = `
-import difflib, json, sys
-import timm
-name = sys.argv[1]
-base, _, tag = name.partition(".")
-out = {"ok": True}
-if not timm.is_model(base):
-    names = timm.list_models()
-    close = difflib.get_close_matches(base, names, n=5, cutoff=0.6) or sorted(n for n in names if base.lower() in n)[:5]
-    out = {"ok": False, "why": "name", "close": close}
-elif tag and name not in timm.list_pretrained(base + ".*"):
-    out = {"ok": False, "why": "tag", "close": timm.list_pretrained(base + ".*")[:8]}
-print(json.dumps(out))
-`;
-
 interface NameCheck {
   ok: boolean;
   why?: 'name' | 'tag';
@@ -51,20 +34,13 @@ interface NameCheck {
 }
 
 /**
- * Checks a timm name against `timm.list_models` in the trainer's Python, before any download. When timm does not
- * import, it returns quietly: the driver's import check that follows reports that problem properly.
+ * Checks a timm name against `timm.list_models` before any download, by asking the bridge (python/bridge.py
+ * `check_name`) that is importing timm for training. When timm does not import, it returns quietly: the driver's
+ * import check reports that problem properly.
  */
-export async function checkTimmName(name: string, python: string, env: NodeJS.ProcessEnv): Promise<void> {
-  const result = await new Promise<NameCheck | undefined>((done) => {
-    execFile(python, ['-c', CHECK_NAME, name], { env, timeout: 120_000, maxBuffer: 1 << 20 }, (err, stdout) => {
-      if (err) return done(undefined);
-      try {
-        done(JSON.parse(stdout.trim().split('\n').pop() ?? '') as NameCheck);
-      } catch {
-        done(undefined);
-      }
-    });
-  });
+export async function checkTimmName(name: string, check: (args: readonly string[]) => Promise<CheckAnswer>): Promise<void> {
+  const answer = await check([name]);
+  const result = answer.error === undefined ? (answer.result as NameCheck | undefined) : undefined;
   if (!result || result.ok) return;
   const close = result.close ?? [];
   if (result.why === 'tag') {

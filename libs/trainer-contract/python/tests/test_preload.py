@@ -54,3 +54,39 @@ def test_more_modules_are_imported_too_and_the_framework_names_the_version(bridg
     assert b.wait_for("ready")["module"] == "json"
     b.close_stdin()
     assert b.finish() == 0
+
+
+CHECKING = """
+def known(name, *more):
+    if name == "boom":
+        raise KeyError(name)
+    return {"known": name in ("resnet18", "vit_tiny"), "more": list(more)}
+def train(ctx):
+    ctx.train_end(0, {}, "run")
+run(train, check=known)
+"""
+
+
+def test_checks_before_the_go_ahead_are_answered_in_order_by_the_preloaded_bridge(bridge):
+    b = bridge(CHECKING, spec={}, stdin=subprocess.PIPE, args=["--spec", "spec.json", "--preload", "json"])
+    # Two requests and the go-ahead in one write: none of them may be left unread in a buffer.
+    b.close_stdin('{"id": 1, "check": ["resnet18", "x"]}\n{"id": 2, "check": ["nope"]}\n{"id": 3, "check": ["boom"]}\ngo\n')
+    assert b.finish() == 0, b.stderr
+    assert [e["event"] for e in b.events] == ["ready", "checked", "checked", "checked", "train_end"]
+    checked = b.of("checked")
+    assert checked[0] == {"event": "checked", "id": 1, "result": {"known": True, "more": ["x"]}}
+    assert checked[1] == {"event": "checked", "id": 2, "result": {"known": False, "more": []}}
+    assert checked[2] == {"event": "checked", "id": 3, "error": "KeyError: 'boom'"}
+
+
+def test_a_check_in_a_bridge_of_its_own_answers_on_stdout_without_a_spec(bridge):
+    b = bridge(CHECKING, spec=None, args=["--check", '["vit_tiny"]'])
+    assert b.finish() == 0, b.stderr
+    assert json.loads(b.stdout.strip().splitlines()[-1]) == {"event": "checked", "id": 0, "result": {"known": True, "more": []}}
+    assert b.events == []
+
+
+def test_a_bridge_without_a_check_says_so(bridge):
+    b = bridge(TRAIN, spec=None, args=["--check", "[]"])
+    assert b.finish() == 0
+    assert json.loads(b.stdout.strip().splitlines()[-1])["error"] == "this bridge answers no checks"

@@ -123,13 +123,17 @@ class Context:
         return self._events.emit("heartbeat", step=int(step))
 
 
-def run(train, argv=None):
+def run(train, argv=None, check=None):
     """Runs `train(ctx)` for the spec named by `--spec` and exits: 0 done, 143 stopped by signal, 1 failed (after an
-    `error` event)."""
-    sys.exit(_main(train, sys.argv[1:] if argv is None else argv))
+    `error` event).
+
+    `check(*args)` answers a question the trainer asks the framework before training (is this a model name timm
+    has?) with a JSON-able value: in the preloaded bridge, whose import it shares, or with `--check '["arg", ...]'`
+    in a bridge of its own (under torchrun there is no preloaded one). Either way the answer is a `checked` event."""
+    sys.exit(_main(train, sys.argv[1:] if argv is None else argv, check))
 
 
-def _main(train, argv):
+def _main(train, argv, check=None):
     env = os.environ
     events = EventWriter(env)
     stop = StopFlag()
@@ -137,9 +141,13 @@ def _main(train, argv):
     signal.signal(signal.SIGINT, stop.request)
     ctx = None
     try:
-        spec_path, preload = _parse_args(argv)
+        spec_path, preload, check_args = _parse_args(argv)
+        if check_args is not None:
+            # Its own process: the answer is the one line on stdout.
+            sys.stdout.write(json.dumps({"event": "checked", "id": 0, **_answer(check, check_args)}) + "\n")
+            return 0
         if preload:
-            _preload(preload, events, stop)
+            _preload(preload, events, stop, check)
         ctx = Context(_read_spec(spec_path), spec_path, events, stop, env)
         train(ctx)
     except (BridgeInterrupted, KeyboardInterrupt):
@@ -169,32 +177,61 @@ class _ArgumentParser(argparse.ArgumentParser):
 
 def _parse_args(argv):
     parser = _ArgumentParser(prog="bridge.py", description="Runs one training job for a trainer (CONTRACT section 8).")
-    parser.add_argument("--spec", required=True, help="the job's JSON spec, written by the trainer")
+    parser.add_argument("--spec", help="the job's JSON spec, written by the trainer")
+    parser.add_argument("--check", help="answer one check (a JSON list of its arguments) on stdout, then exit")
     parser.add_argument(
         "--preload", help="import these modules (comma-separated, the framework first), say `ready`, then wait for a line on stdin before reading the spec"
     )
     args = parser.parse_args(argv)
-    return args.spec, args.preload
+    if args.check is not None:
+        check_args = json.loads(args.check)
+        if not isinstance(check_args, list):
+            raise ValueError("bridge arguments: --check takes a JSON list")
+        return None, None, check_args
+    if args.spec is None:
+        parser.error("the following arguments are required: --spec")
+    return args.spec, args.preload, None
 
 
-def _preload(module, events, stop):
+def _answer(check, args):
+    if check is None:
+        return {"error": "this bridge answers no checks"}
+    try:
+        return {"result": check(*args)}
+    except Exception as e:  # noqa: BLE001 - the trainer decides what a failed check means
+        return {"error": f"{type(e).__name__}: {e}"}
+
+
+def _preload(module, events, stop, check=None):
     """Imports the framework (and the other modules listed) while the trainer still prepares the job (its import check and the dataset), says
-    `ready` with its version, then waits for the go-ahead: one line on stdin once the spec is written. EOF means the
-    trainer is gone (the job failed before training): nothing to do."""
+    `ready` with its version, then waits for the go-ahead: one line on stdin once the spec is written. Before it, a
+    line `{"id": N, "check": [...]}` is a check, answered with a `checked` event. EOF means the trainer is gone (the
+    job failed before training): nothing to do."""
     framework, *more = module.split(",")
     m = importlib.import_module(framework)
     for name in more:
         importlib.import_module(name)
     events.emit("ready", module=framework, version=str(getattr(m, "__version__", "") or ""))
+    pending = b""
     while True:
-        readable, _, _ = select.select([sys.stdin], [], [], 0.2)
-        # A stop wins over whatever came in with it (a trainer that stops closes the pipe too).
-        if stop.requested:
-            raise BridgeInterrupted("stopped before training started")
-        if readable:
-            if sys.stdin.readline():
-                return
-            raise SystemExit(0)
+        if b"\n" not in pending:
+            readable, _, _ = select.select([sys.stdin], [], [], 0.2)
+            # A stop wins over whatever came in with it (a trainer that stops closes the pipe too).
+            if stop.requested:
+                raise BridgeInterrupted("stopped before training started")
+            if not readable:
+                continue
+            # os.read, not readline: a buffered reader could hold a second line where select cannot see it.
+            chunk = os.read(sys.stdin.fileno(), 65536)
+            if not chunk:
+                raise SystemExit(0)
+            pending += chunk
+            continue
+        line, pending = pending.split(b"\n", 1)
+        if not line.startswith(b"{"):
+            return
+        request = json.loads(line)
+        events.emit("checked", id=int(request.get("id", 0)), **_answer(check, request.get("check") or []))
 
 
 def _read_spec(path):

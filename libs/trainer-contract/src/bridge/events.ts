@@ -58,8 +58,17 @@ const readyEventSchema = z.object({
   version: z.string(),
 });
 
+/** `--preload` or `--check`: the answer to a check the trainer asked (`run(train, check=…)`), by request id. */
+const checkedEventSchema = z.object({
+  event: z.literal('checked'),
+  id: z.number().int().min(0),
+  result: z.unknown().optional(),
+  error: z.string().optional(),
+});
+
 export const bridgeEventSchema = z.discriminatedUnion('event', [
   readyEventSchema,
+  checkedEventSchema,
   trainStartEventSchema,
   epochEndEventSchema,
   checkpointEventSchema,
@@ -75,6 +84,7 @@ export type CheckpointBridgeEvent = z.output<typeof checkpointEventSchema>;
 export type TrainEndBridgeEvent = z.output<typeof trainEndEventSchema>;
 export type HeartbeatBridgeEvent = z.output<typeof heartbeatEventSchema>;
 export type ErrorBridgeEvent = z.output<typeof errorEventSchema>;
+export type CheckedBridgeEvent = z.output<typeof checkedEventSchema>;
 
 /** One fd-3 line → an event, or the reason it is not one. */
 export function parseBridgeLine(line: string): { ok: true; event: BridgeEvent } | { ok: false; reason: string } {

@@ -10,7 +10,7 @@ export {
   type HeartbeatBridgeEvent,
 } from './events.js';
 export { runPythonBridge, BRIDGE_INTERRUPTED_EXIT, type RunPythonBridgeOptions, type PythonBridgeResult } from './run.js';
-export { checkPythonModule, type PythonModuleCheck } from './check.js';
+export { checkPythonModule, type CheckAnswer, type PythonModuleCheck } from './check.js';
 export { cleanLine } from './lines.js';
 export {
   createPythonBridgeDriver,

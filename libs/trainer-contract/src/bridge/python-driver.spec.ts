@@ -48,7 +48,12 @@ def train(ctx):
     (run_dir / "notes.txt").write_text("not an artifact")
     ctx.train_end(epochs, {"raw/acc": epochs / 10}, run_dir)
 
-run(train)
+def known(name):
+    if name == "boom":
+        raise LookupError("no registry")
+    return {"known": name == "demo-s", "pid": os.getpid()}
+
+run(train, check=known)
 `;
 
 const schema = defineConfig({ lr: z.number().default(0.1) });
@@ -261,6 +266,34 @@ describe('createPythonBridgeDriver: before training', () => {
     const run = trainWith(d, { modelName: 'demo-s', config: parseConfigObject(schema, { epochs: 2 }), task: 'classify', dataset, workDir });
     expect((await run.promise).bestEpoch).toBe(2);
     expect(pids()).toEqual([readFileSync(join(workDir, 'seen-pid'), 'utf8')]);
+  });
+
+  it("the app's check is answered by the bridge that imports the framework and then trains; under torchrun by a bridge of its own", async () => {
+    type Answer = { result?: { known: boolean; pid: number }; error?: string };
+    const answers: Answer[] = [];
+    const asking = (names: string[]) =>
+      createPythonBridgeDriver<Config>({
+        ...driverOptions(),
+        preflight: async (ctx) => {
+          for (const name of names) answers.push((await ctx.check([name])) as Answer);
+        },
+      });
+    const { logger } = capture();
+    const workDir = mkdtempSync(join(base, 'check-'));
+    const d = asking(['demo-s', 'other', 'boom']);
+    await d.preflight({ jobId: 'j', modelName: 'demo-s', config, task: 'classify', workDir, logger, env: {} });
+    const pids = () => readFileSync(join(workDir, 'bridge-pids'), 'utf8').trim().split('\n').map(Number);
+    expect(pids()).toHaveLength(1); // no second Python for the checks
+    expect(answers).toEqual([{ result: { known: true, pid: pids()[0] } }, { result: { known: false, pid: pids()[0] } }, { error: 'LookupError: no registry' }]);
+    const dataset = { root: join(base, 'ds'), task: 'classify', format: 'imagefolder', source: 'diceformat', classes: [{ index: 0, id: 7, name: 'cat' }], report: {} } as unknown as TrainContext['dataset'];
+    await trainWith(d, { modelName: 'demo-s', config: parseConfigObject(schema, { epochs: 1 }), task: 'classify', dataset, workDir }).promise;
+    expect(readFileSync(join(workDir, 'seen-pid'), 'utf8')).toBe(String(pids()[0]));
+
+    answers.length = 0;
+    const ddpDir = mkdtempSync(join(base, 'check-ddp-'));
+    await asking(['demo-s']).preflight({ jobId: 'j', modelName: 'demo-s', config: parseConfigObject(schema, { nproc_per_node: 2 }), task: 'classify', workDir: ddpDir, logger, env: {} });
+    expect(answers).toEqual([{ result: { known: true, pid: expect.any(Number) } }]);
+    expect(readFileSync(join(ddpDir, 'bridge-pids'), 'utf8').trim().split('\n').map(Number)).toEqual([answers[0]!.result!.pid]);
   });
 
   it('a preloaded bridge killed before its job trains is a failed run, told by how it died', async () => {

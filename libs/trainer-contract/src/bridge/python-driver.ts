@@ -8,7 +8,7 @@ import { ConfigError, ModelUnavailableError, TrainingFailedError } from '../erro
 import type { CommonConfig } from '../config/index.js';
 import type { PreparedDataset } from '../convert/index.js';
 import type { DriverDescription, PreflightContext, TrainContext, TrainerDriver, TrainResult } from '../lifecycle/types.js';
-import { checkPythonModule } from './check.js';
+import { checkInOwnBridge, checkPythonModule, type CheckAnswer } from './check.js';
 import { bridgeChildEnv } from './child-env.js';
 import type { BridgeEvent, TrainEndBridgeEvent } from './events.js';
 import { pythonFor } from './python-env.js';
@@ -85,6 +85,12 @@ interface FrameworkPreflightContext<C extends CommonConfig> extends PreflightCon
   python: string;
   /** The child's environment for this work dir (no secrets, caches inside the work dir). */
   childEnv: NodeJS.ProcessEnv;
+  /**
+   * Asks the bridge's `check` (python: `run(train, check=…)`) with these arguments: in the bridge that is importing
+   * the framework for training, so a question only the framework can answer costs no second import; in a bridge
+   * of its own under torchrun. `error` when it cannot answer (the framework does not import: preflight says so).
+   */
+  check(args: readonly string[]): Promise<CheckAnswer>;
 }
 
 /** What an app's create…Driver(options) passes through, so tests can point it at another root, env or grace period. */
@@ -144,16 +150,30 @@ export function createPythonBridgeDriver<C extends CommonConfig>(o: PythonBridge
       if (plan) throw new ConfigError(`${plan.reason}: trainer-${o.name} trains in one process; drop nproc_per_node, list one device, or run it outside torchrun`);
       const interpreter = python(env);
       const probeEnv = childEnv(env, ctx.workDir);
-      // What the app checks without Python throws here, before any Python starts.
-      const probing = o.preflight?.({ ...ctx, python: interpreter, childEnv: probeEnv });
-      // The import check is the bridge itself, started now with --preload: it imports the framework while the
-      // dataset is staged, and trains in the same process (under torchrun every worker imports for itself).
+      // The import check is the bridge itself, started with --preload: it imports the framework while the dataset
+      // is staged, and trains in the same process (under torchrun every worker imports for itself).
       warmChildren.get(ctx.workDir)?.dispose();
       let warm: WarmBridge | undefined;
-      if (!torchrunPlan(ctx.config, env)) {
+      const startWarm = () => {
+        if (warm || torchrunPlan(ctx.config, env)) return warm;
         mkdirSync(ctx.workDir, { recursive: true });
         warm = startWarmBridge({ python: interpreter, script, specPath: specPathFor(ctx.workDir), modules: [module, ...(o.framework.preload ?? [])], env: probeEnv, cwd: ctx.workDir, ...(o.killGraceMs !== undefined ? { killGraceMs: o.killGraceMs } : {}) });
+        return warm;
+      };
+      // A check the app asks goes to that bridge, which then starts at once.
+      const askBridge = (args: readonly string[]) => {
+        const bridge = startWarm();
+        return bridge ? bridge.check(args) : checkInOwnBridge(interpreter, script, args, probeEnv, ctx.workDir);
+      };
+      let probing: ReturnType<NonNullable<typeof o.preflight>>;
+      try {
+        probing = o.preflight?.({ ...ctx, python: interpreter, childEnv: probeEnv, check: askBridge });
+      } catch (e) {
+        // What the app checks without Python throws here, before any Python starts.
+        (warm as WarmBridge | undefined)?.dispose();
+        throw e;
       }
+      startWarm();
       // The app's probe and the import each start a Python (seconds each): side by side, a job starts sooner.
       // A failed import explains a failed probe, so it is said first.
       const [probed, check] = await Promise.all([
