@@ -331,10 +331,6 @@ def train(ctx):
         return
     if ctx.is_rank0:
         _report_end(ctx, trainer, history, run_dir)
-    # Interpreter teardown (torch, CUDA, thread pools) takes seconds and reports nothing.
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
 
 
 def _report_end(ctx, trainer, history, run_dir):

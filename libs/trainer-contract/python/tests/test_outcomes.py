@@ -187,3 +187,45 @@ def test_no_rank_stopped_trains_on(bridge):
     b = bridge("def train(ctx):\n    assert ctx.any_rank_stopped(World({})) is False\n    ctx.train_end(1, {}, '')\nrun(train)\n")
     assert b.finish() == 0
     assert len(b.of("train_end")) == 1
+
+
+def test_a_finished_job_skips_the_interpreter_teardown(bridge):
+    b = bridge(
+        "import atexit, pathlib\n"
+        "atexit.register(lambda: pathlib.Path('teardown-ran').write_text('yes'))\n"
+        "def train(ctx):\n"
+        "    ctx.train_end(1, {}, '')\n"
+        "run(train)\n"
+    )
+    assert b.finish() == 0
+    assert b.of("train_end") and not (b.folder / "teardown-ran").exists()
+
+
+def test_a_thread_or_child_process_still_at_work_gets_the_normal_exit(bridge):
+    b = bridge(
+        "import multiprocessing, pathlib, threading, time\n"
+        "def late():\n"
+        "    time.sleep(0.3)\n"
+        "    pathlib.Path('thread-done').write_text('yes')\n"
+        "def train(ctx):\n"
+        "    threading.Thread(target=late).start()\n"
+        "    ctx.train_end(1, {}, '')\n"
+        "run(train)\n"
+    )
+    assert b.proc.wait(timeout=30) == 0
+    assert (b.folder / "thread-done").read_text() == "yes"
+    assert b.finish() == 0
+    b = bridge(
+        "import multiprocessing, pathlib, time\n"
+        "def child():\n"
+        "    time.sleep(0.3)\n"
+        "    pathlib.Path('child-done').write_text('yes')\n"
+        "def train(ctx):\n"
+        "    multiprocessing.get_context('fork').Process(target=child).start()\n"
+        "    ctx.train_end(1, {}, '')\n"
+        "run(train)\n"
+    )
+    # Done by the time the bridge itself has exited: a normal exit joins its child first.
+    assert b.proc.wait(timeout=30) == 0
+    assert (b.folder / "child-done").read_text() == "yes"
+    assert b.finish() == 0

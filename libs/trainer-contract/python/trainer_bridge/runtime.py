@@ -130,7 +130,28 @@ def run(train, argv=None, check=None):
     `check(*args)` answers a question the trainer asks the framework before training (is this a model name timm
     has?) with a JSON-able value: in the preloaded bridge, whose import it shares, or with `--check '["arg", ...]'`
     in a bridge of its own (under torchrun there is no preloaded one). Either way the answer is a `checked` event."""
-    sys.exit(_main(train, sys.argv[1:] if argv is None else argv, check))
+    code = _main(train, sys.argv[1:] if argv is None else argv, check)
+    if code == 0 and not _still_working():
+        # Everything is reported and written. The interpreter's teardown (torch's modules and finalizers) takes a
+        # second or more and reports nothing: the job would only finish later.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
+    sys.exit(code)
+
+
+def _still_working():
+    """A thread the interpreter would wait for, or a child process (a data-loader worker) only a normal exit shuts
+    down: then the bridge exits the slow way."""
+    import threading
+
+    if any(t.is_alive() and not t.daemon and t is not threading.main_thread() for t in threading.enumerate()):
+        return True
+    if "multiprocessing" in sys.modules:
+        import multiprocessing
+
+        return bool(multiprocessing.active_children())
+    return False
 
 
 def _main(train, argv, check=None):
